@@ -1,0 +1,1 @@
+"""Readable pure-Python twins of the compiled modules in ``embedtornado._speedups``."""
