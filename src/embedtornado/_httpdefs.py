@@ -92,3 +92,52 @@ class HTTPVersionNotSupported(HTTPInputError):
 
 class HTTPOutputError(Exception):
     """The application tried to send an invalid response (Tornado's ``HTTPOutputError``)."""
+
+
+class HTTP1ConnectionParameters:
+    """Settings of one HTTP/1.x connection (Tornado's ``HTTP1ConnectionParameters``).
+
+    :arg no_keep_alive: close the connection after every response.
+    :arg chunk_size: largest body piece handed to ``data_received`` (default 64 KiB).
+    :arg max_header_size: largest request head (default 64 KiB; 431 when over).
+    :arg header_timeout: seconds allowed for a complete request head, counted
+        from when the connection becomes idle (default 60; Tornado: 3600).
+    :arg max_body_size: largest request body (default 100 MiB; 413 when over).
+    :arg body_timeout: seconds allowed to read a whole body (default None:
+        no total limit, but a body that stalls for ``header_timeout`` seconds
+        between reads is dropped).
+    :arg decompress: decode ``Content-Encoding: gzip`` request bodies.
+    :arg max_request_line: longest request line (default 8 KiB; 414 when over).
+    :arg max_header_count: most header fields (default 100; 431 when over).
+    :arg max_write_buffer: bytes buffered for a peer that does not read
+        before the server stops answering pipelined requests (default 64 KiB).
+
+    .. note:: embedtornado differs from Tornado 6.6.1: ``header_timeout`` defaults
+       to 60 seconds, a stalled body read times out, and the limits beyond
+       Tornado's (``max_request_line``, ``max_header_count``,
+       ``max_write_buffer``) exist.
+    """
+
+    def __init__(
+        self,
+        no_keep_alive: bool = False,
+        chunk_size: int | None = None,
+        max_header_size: int | None = None,
+        header_timeout: float | None = None,
+        max_body_size: int | None = None,
+        body_timeout: float | None = None,
+        decompress: bool = False,
+        max_request_line: int | None = None,
+        max_header_count: int | None = None,
+        max_write_buffer: int | None = None,
+    ) -> None:
+        self.no_keep_alive = no_keep_alive
+        self.chunk_size = chunk_size or 65536
+        self.max_header_size = max_header_size or DEFAULT_MAX_HEADER_SIZE
+        self.header_timeout = header_timeout if header_timeout is not None else 60.0
+        self.max_body_size = max_body_size if max_body_size is not None else DEFAULT_MAX_BODY_SIZE
+        self.body_timeout = body_timeout
+        self.decompress = decompress
+        self.max_request_line = max_request_line or DEFAULT_MAX_REQUEST_LINE
+        self.max_header_count = max_header_count or DEFAULT_MAX_HEADER_COUNT
+        self.max_write_buffer = max_write_buffer or 65536

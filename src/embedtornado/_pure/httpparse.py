@@ -28,7 +28,9 @@ however it is split. The rules, strict on purpose (see docs/http-strictness.md):
   controls but HTAB, lose surrounding SP/HTAB, and are decoded as latin-1;
   continuation lines (obs-fold) are a 400;
 * HTTP/1.1 needs exactly one valid ``Host``; HTTP/1.0 may omit it;
-* ``Content-Length`` is 1*DIGIT (repeated only with the same value);
+* ``Content-Length`` is 1*DIGIT (repeated only with the same value); it is
+  compared with ``max_body_size`` on the first call after :data:`HEAD`, so the
+  limit may be changed between the two;
   ``Transfer-Encoding`` must be exactly one ``chunked`` (other codings: 501),
   never with Content-Length, never in HTTP/1.0;
 * chunk sizes are 1-16 hex digits, extensions (``;name[=token|"quoted"]``) are
@@ -353,7 +355,7 @@ class RequestParser:
                     if seen and e != seen:
                         raise HTTPInputError("conflicting Content-Length values")
                     seen = e
-            if len(seen) > 18 or int(seen) > self.max_body_size:
+            if len(seen) > 18:
                 raise PayloadTooLarge("Content-Length too large")
             content_length = int(seen)
 
@@ -392,6 +394,10 @@ class RequestParser:
 
     def _parse_body(self) -> int:
         if self._state == _S_BODY_LENGTH:
+            # Checked here, not at HEAD, so the application can change
+            # max_body_size between the two (HTTP1Connection.set_max_body_size).
+            if self._remaining == self.content_length and self._remaining > self.max_body_size:
+                raise PayloadTooLarge("Content-Length too large")
             avail = len(self._buf) - self._pos
             if not avail:
                 return NEED_DATA

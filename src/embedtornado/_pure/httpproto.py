@@ -1,0 +1,644 @@
+"""HTTP/1.1 server protocol: joins parser events to Tornado's delegate interfaces.
+
+This is the twin of ``embedtornado._speedups.httpproto``; setup.py compiles
+this very file with Cython (single source), so the two cannot drift. It is an
+asyncio protocol: the event loop hands it bytes, the request parser turns them
+into events, and each request goes to an ``HTTPServerConnectionDelegate``
+(an ``Application`` or ``HTTPServer``'s callback adapter) through Tornado's
+``HTTPMessageDelegate`` calls::
+
+    proto = HTTP1ServerProtocol(server, HTTP1ConnectionParameters(), context_factory)
+    loop.create_server(lambda: proto, sock=sock)
+
+    # per request, in order:
+    delegate = server.start_request(proto, connection)   # connection: HTTP1Connection
+    delegate.headers_received(start_line, headers)         # may return a Future
+    delegate.data_received(chunk)                          # zero or more times
+    delegate.finish()                                      # or on_connection_close()
+
+The application answers through ``connection.write_headers/write/finish``.
+Pipelined requests are answered strictly in order, one at a time; while a
+response is pending, further bytes stay buffered (and reading pauses once
+that buffer passes its limit).
+
+Timeouts use one lazily re-armed timer per connection: the time allowed for a
+request head (``header_timeout``, from when the connection became idle), for a
+stalled or too slow body, and for a peer that stops reading its responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from embedtornado import _accel
+from embedtornado._httpdefs import (
+    DATA,
+    END,
+    HEAD,
+    NEED_DATA,
+    HTTP1ConnectionParameters,
+    HTTPInputError,
+    HTTPOutputError,
+)
+from embedtornado.httputil import HTTPHeaders, RequestStartLine
+from embedtornado.iostream import StreamClosedError
+
+if TYPE_CHECKING:
+    from embedtornado._pure import httpparse
+else:
+    httpparse = _accel.load("httpparse")
+
+__all__ = ["HTTP1ServerProtocol", "HTTP1Connection"]
+
+app_log = logging.getLogger("embedtornado.application")
+gen_log = logging.getLogger("embedtornado.general")
+
+# connection phases
+_IDLE = 0  # waiting for a request head
+_BODY = 1  # reading a request body
+_HANDLER = 2  # request read; waiting for the response to finish
+_CLOSED = 3
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_NO_BODY_STATUSES = (204, 304)
+
+
+class _RateLimitedLog:
+    """Logs at most *burst* messages per *period* seconds; counts what it drops."""
+
+    def __init__(self, logger: logging.Logger, level: int, period: float = 60.0,
+                 burst: int = 10) -> None:
+        self.logger = logger
+        self.level = level
+        self.period = period
+        self.burst = burst
+        self._window = 0.0
+        self._count = 0
+        self._dropped = 0
+
+    def log(self, msg: str, *args: Any) -> None:
+        if not self.logger.isEnabledFor(self.level):
+            return
+        now = time.monotonic()
+        if now - self._window >= self.period:
+            if self._dropped:
+                self.logger.log(self.level, "%d similar messages suppressed", self._dropped)
+            self._window = now
+            self._count = 0
+            self._dropped = 0
+        if self._count < self.burst:
+            self._count += 1
+            self.logger.log(self.level, msg, *args)
+        else:
+            self._dropped += 1
+
+
+_malformed_log = _RateLimitedLog(gen_log, logging.INFO)
+_timeout_log = _RateLimitedLog(gen_log, logging.INFO)
+
+
+def _error_response(code: int, reason: str) -> bytes:
+    return ("HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            % (code, reason)).encode("latin-1")
+
+
+class HTTP1Connection:
+    """One request's side of the connection: what ``request.connection`` is.
+
+    Implements Tornado's ``HTTPConnection`` (``write_headers``, ``write``,
+    ``finish``) plus ``set_close_callback``, ``set_body_timeout``,
+    ``set_max_body_size``, ``detach`` and the ``context`` attribute.
+    """
+
+    def __init__(self, proto: HTTP1ServerProtocol, method: str, version: str,
+                 keep_alive: bool, request_headers: HTTPHeaders) -> None:
+        self._proto = proto
+        self.context = proto.context
+        self.params = proto.params
+        self._method = method
+        self._version = version
+        self._request_headers = request_headers
+        self._disconnect_on_finish = not keep_alive
+        self._chunking_output = False
+        self._expected_content_remaining: int | None = None
+        self._write_started = False
+        self._write_finished = False
+        self._close_callback: Callable[[], None] | None = None
+
+    # --- Tornado's HTTPConnection interface -------------------------------------
+
+    def write_headers(self, start_line: Any, headers: HTTPHeaders,
+                      chunk: bytes | None = None) -> asyncio.Future:
+        """Send the status line and headers (and optionally a first body chunk)."""
+        if self._write_started:
+            raise HTTPOutputError("write_headers called twice")
+        self._write_started = True
+        code = start_line.code
+        http11 = self._version == "HTTP/1.1"
+        method = self._method
+        bodyless = method == "HEAD" or code in _NO_BODY_STATUSES or code < 200
+        self._chunking_output = (
+            http11
+            and not bodyless
+            and "Content-Length" not in headers
+            and "Transfer-Encoding" not in headers
+        )
+        if bodyless:
+            self._expected_content_remaining = 0
+        elif "Content-Length" in headers:
+            self._expected_content_remaining = int(headers["Content-Length"])
+        else:
+            self._expected_content_remaining = None
+            if not self._chunking_output:
+                # The body ends when the connection does.
+                self._disconnect_on_finish = True
+        if http11:
+            if self._disconnect_on_finish:
+                headers["Connection"] = "close"
+        elif not self._disconnect_on_finish:
+            headers["Connection"] = "Keep-Alive"
+        if self._chunking_output:
+            headers["Transfer-Encoding"] = "chunked"
+        parts = ["HTTP/1.1 %d %s\r\n" % (code, start_line.reason)]
+        n = 1
+        if type(headers) is HTTPHeaders:
+            for name, values in headers._as_list.items():
+                for v in values:
+                    parts.append(name + ": " + v + "\r\n")
+                    n += 1
+        else:
+            for name, v in headers.get_all():
+                parts.append(name + ": " + v + "\r\n")
+                n += 1
+        parts.append("\r\n")
+        block = "".join(parts)
+        if block.count("\r") != n + 1 or block.count("\n") != n + 1:
+            raise ValueError("Illegal characters (CR or LF) in header: %r" % block)
+        data = block.encode("latin-1")
+        if chunk:
+            data += self._format_chunk(chunk)
+        return self._proto._send(data)
+
+    def write(self, chunk: bytes) -> asyncio.Future:
+        """Send a piece of the body (chunk-encoded when the response is chunked)."""
+        if not self._write_started:
+            raise HTTPOutputError("write called before write_headers")
+        if self._write_finished:
+            raise HTTPOutputError("write called after finish")
+        return self._proto._send(self._format_chunk(chunk))
+
+    def finish(self) -> None:
+        """End the response; the connection then reads the next request or closes."""
+        if self._write_finished:
+            raise HTTPOutputError("finish called twice")
+        remaining = self._expected_content_remaining
+        if remaining is not None and remaining != 0 and not self._proto._closing:
+            self._proto._abort()
+            raise HTTPOutputError("Tried to write %d bytes less than Content-Length" % remaining)
+        self._write_finished = True
+        if self._chunking_output:
+            self._proto._send(b"0\r\n\r\n")
+        self._proto._response_finished(self)
+
+    def _format_chunk(self, chunk: bytes) -> bytes:
+        remaining = self._expected_content_remaining
+        if remaining is not None:
+            remaining -= len(chunk)
+            self._expected_content_remaining = remaining
+            if remaining < 0:
+                self._proto._abort()
+                raise HTTPOutputError("Tried to write more data than Content-Length")
+        if self._chunking_output and chunk:
+            return b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+        return chunk
+
+    # --- the rest of Tornado's HTTP1Connection API ------------------------------
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        """Call *callback* if the connection closes before this request is finished."""
+        self._close_callback = callback
+
+    def set_body_timeout(self, timeout: float) -> None:
+        """Limit the time allowed to read this request's whole body."""
+        self._proto._body_timeout = timeout
+
+    def set_max_body_size(self, max_body_size: int) -> None:
+        """Change the body size limit for this request (call before the body is read)."""
+        self._proto._parser.max_body_size = max_body_size
+
+    def detach(self) -> Any:
+        """Take the connection away from HTTP (WebSocket); returns the transport."""
+        return self._proto._detach()
+
+    @property
+    def stream(self) -> Any:
+        """The underlying transport (Tornado returns its IOStream here)."""
+        return self._proto.transport
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._proto._abort()
+
+    def _on_connection_close(self) -> None:
+        cb = self._close_callback
+        if cb is not None:
+            self._close_callback = None
+            try:
+                cb()
+            except Exception:
+                app_log.error("Exception in close callback", exc_info=True)
+
+
+class HTTP1ServerProtocol(asyncio.Protocol):
+    """The server side of one HTTP/1.x connection (Tornado's ``HTTP1ServerConnection``).
+
+    :arg server: the ``HTTPServerConnectionDelegate`` (``start_request``, ``on_close``).
+    :arg params: an ``HTTP1ConnectionParameters``.
+    :arg context_factory: called with the protocol and its transport once connected;
+        returns the object exposed as ``request.connection.context`` (remote
+        address, protocol, ...).
+    """
+
+    def __init__(self, server: Any, params: HTTP1ConnectionParameters,
+                 context_factory: Callable[[Any, Any], Any] | None = None) -> None:
+        self._server = server
+        self.params = params
+        self._context_factory = context_factory
+        self.context: Any = None
+        self.transport: Any = None
+        self._loop: Any = None
+        self._parser = httpparse.RequestParser(
+            max_header_size=params.max_header_size,
+            max_body_size=params.max_body_size,
+            max_request_line=params.max_request_line,
+            max_header_count=params.max_header_count,
+        )
+        self._max_pending = params.max_header_size + params.chunk_size
+        self._phase = _IDLE
+        self._phase_since = 0.0
+        self._body_deadline = 0.0
+        self._body_timeout = params.body_timeout
+        self._timer: Any = None
+        self._request: HTTP1Connection | None = None
+        self._delegate: Any = None
+        self._waiting = False
+        self._reading_paused = False
+        self._writing_paused = False
+        self._paused_since = 0.0
+        self._drain_waiters: list[asyncio.Future] | None = None
+        self._done_future: asyncio.Future | None = None
+        self._closing = False
+        self._detached = False
+        self._scheduled = False
+        self._continue_pending = False
+        self._eof = False
+
+    # --- asyncio protocol callbacks --------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self._loop = asyncio.get_running_loop()
+        transport.set_write_buffer_limits(high=self.params.max_write_buffer)
+        if self._context_factory is not None:
+            self.context = self._context_factory(self, transport)
+        self._phase_since = self._loop.time()
+        self._arm_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self._parser.feed(data)
+        if self._phase == _HANDLER or self._waiting or self._writing_paused:
+            if not self._reading_paused and self._parser.pending() > self._max_pending:
+                self._reading_paused = True
+                self.transport.pause_reading()
+            return
+        if self._phase == _BODY:
+            self._phase_since = self._loop.time()
+        self._process()
+
+    def eof_received(self) -> bool:
+        # The peer will send no more. Let a request being handled finish;
+        # close when idle or when the request was cut short.
+        self._eof = True
+        if self._phase == _HANDLER:
+            return True
+        if self._phase == _BODY or self._parser.in_message:
+            _malformed_log.log("Connection from %s closed in the middle of a request",
+                               self.context)
+        self._close()
+        return False
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._closing = True
+        self._phase = _CLOSED
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        waiters = self._drain_waiters
+        if waiters:
+            self._drain_waiters = None
+            for f in waiters:
+                if not f.done():
+                    f.set_exception(StreamClosedError(exc))
+                    f.exception()  # mark retrieved: nobody may be waiting
+        request = self._request
+        delegate = self._delegate
+        self._request = None
+        self._delegate = None
+        if request is not None and not request._write_finished:
+            request._on_connection_close()
+            if delegate is not None:
+                try:
+                    delegate.on_connection_close()
+                except Exception:
+                    app_log.error("Uncaught exception in on_connection_close", exc_info=True)
+        if not self._detached:
+            try:
+                self._server.on_close(self)
+            except Exception:
+                app_log.error("Uncaught exception in on_close", exc_info=True)
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+        self._paused_since = self._loop.time()
+        self._arm_timer()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        waiters = self._drain_waiters
+        if waiters:
+            self._drain_waiters = None
+            for f in waiters:
+                if not f.done():
+                    f.set_result(None)
+        if self._phase != _HANDLER and not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._resume)
+
+    # --- request processing -------------------------------------------------------
+
+    def _resume(self) -> None:
+        self._scheduled = False
+        if not self._closing and not self._waiting and self._phase != _HANDLER:
+            self._arm_timer()
+            self._process()
+
+    def _process(self) -> None:
+        """Pull parser events while the current request can take them."""
+        parser = self._parser
+        while True:
+            try:
+                ev = parser.next_event()
+            except HTTPInputError as e:
+                self._input_error(e)
+                return
+            if ev == NEED_DATA:
+                if self._eof:
+                    self._close()
+                elif self._reading_paused:
+                    self._reading_paused = False
+                    self.transport.resume_reading()
+                return
+            if ev == DATA:
+                if self._request is not None and self._request._write_finished:
+                    continue  # the response is out already; drop the rest of the body
+                self._call(self._delegate.data_received, parser.data)
+            elif ev == HEAD:
+                self._on_head()
+            else:  # END
+                self._on_end()
+                return
+            if self._closing or self._waiting or self._writing_paused:
+                return
+
+    def _on_head(self) -> None:
+        p = self._parser
+        headers = HTTPHeaders._from_lists(p.headers)
+        request = HTTP1Connection(self, p.method, p.version,
+                                  p.keep_alive and not self.params.no_keep_alive, headers)
+        self._request = request
+        self._phase = _BODY
+        now = self._loop.time()
+        self._phase_since = now
+        self._body_timeout = self.params.body_timeout
+        self._body_deadline = now
+        p.max_body_size = self.params.max_body_size
+        try:
+            delegate = self._server.start_request(self, request)
+            if self.params.decompress:
+                from embedtornado.http1connection import _GzipMessageDelegate
+
+                delegate = _GzipMessageDelegate(delegate, self.params.chunk_size, p)
+            self._delegate = delegate
+        except Exception:
+            app_log.error("Uncaught exception in start_request", exc_info=True)
+            self._abort()
+            return
+        self._call(delegate.headers_received, RequestStartLine(p.method, p.target, p.version),
+                   headers)
+        if p.expect_continue and not self._closing:
+            if self._waiting:
+                self._continue_pending = True
+            else:
+                self._send_continue()
+
+    def _send_continue(self) -> None:
+        p = self._parser
+        request = self._request
+        if (request is not None and not request._write_started and not self._closing
+                and (p.chunked or p.content_length <= p.max_body_size)
+                and p.pending() == 0):
+            self.transport.write(_CONTINUE)
+
+    def _on_end(self) -> None:
+        self._phase = _HANDLER
+        request = self._request
+        delegate = self._delegate
+        if request is not None and request._write_finished:
+            self._next_request()
+            return
+        self._call(delegate.finish)
+
+    def _call(self, method: Callable[..., Any], *args: Any) -> None:
+        """Call a delegate method; wait for it if it returns an awaitable."""
+        try:
+            result = method(*args)
+        except HTTPInputError as e:
+            self._input_error(e)
+            return
+        except Exception:
+            app_log.error("Uncaught exception in %s", getattr(method, "__qualname__", method),
+                          exc_info=True)
+            self._abort()
+            return
+        if result is not None and not self._closing:
+            future = asyncio.ensure_future(result)
+            if future.done():
+                self._delegate_done(future)
+            else:
+                self._waiting = True
+                future.add_done_callback(self._delegate_done)
+
+    def _delegate_done(self, future: asyncio.Future) -> None:
+        self._waiting = False
+        if future.cancelled():
+            self._abort()
+            return
+        exc = future.exception()
+        if exc is not None:
+            if isinstance(exc, HTTPInputError):
+                self._input_error(exc)
+            else:
+                app_log.error("Uncaught exception", exc_info=(type(exc), exc,
+                                                             exc.__traceback__))
+                self._abort()
+            return
+        if self._closing:
+            return
+        if self._continue_pending:
+            self._continue_pending = False
+            self._send_continue()
+        if self._phase != _HANDLER:
+            self._arm_timer()
+            self._process()
+
+    def _response_finished(self, request: HTTP1Connection) -> None:
+        """Called by ``HTTP1Connection.finish``."""
+        if request is not self._request or self._closing:
+            return
+        if request._disconnect_on_finish:
+            self._close()
+            return
+        if self._phase == _HANDLER:
+            self._next_request()
+        else:
+            # Answered before the body was read: close once the answer is out.
+            request._disconnect_on_finish = True
+            self._close()
+
+    def _next_request(self) -> None:
+        self._request = None
+        self._delegate = None
+        self._phase = _IDLE
+        self._phase_since = self._loop.time()
+        if self._timer is None:
+            self._arm_timer()
+        if (self._parser.pending() or self._eof) and not self._scheduled:
+            # Pipelined bytes: answer them on the next loop iteration, so other
+            # connections get a turn between requests.
+            self._scheduled = True
+            self._loop.call_soon(self._resume)
+        elif self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+    def _input_error(self, e: HTTPInputError) -> None:
+        _malformed_log.log("Malformed HTTP message from %s: %s", self.context, e)
+        request = self._request
+        if request is None or not request._write_started:
+            if not self._closing:
+                self.transport.write(_error_response(e.code, e.reason))
+        self._close()
+
+    # --- output ---------------------------------------------------------------
+
+    def _send(self, data: bytes) -> asyncio.Future:
+        if self._closing:
+            f = self._loop.create_future()
+            f.set_exception(StreamClosedError())
+            f.exception()
+            return f
+        self.transport.write(data)
+        if self._writing_paused:
+            f = self._loop.create_future()
+            if self._drain_waiters is None:
+                self._drain_waiters = [f]
+            else:
+                self._drain_waiters.append(f)
+            return f
+        f = self._done_future
+        if f is None:
+            f = self._done_future = self._loop.create_future()
+            f.set_result(None)
+        return f
+
+    # --- closing ----------------------------------------------------------------
+
+    def _close(self) -> None:
+        """Close after the buffered output is sent."""
+        if not self._closing:
+            self._closing = True
+            self.transport.close()
+
+    def _abort(self) -> None:
+        """Close now, dropping buffered output."""
+        if not self._closing:
+            self._closing = True
+        if self.transport is not None and not self._detached:
+            self.transport.abort()
+
+    def close(self) -> None:
+        """Close the connection (Tornado's ``HTTP1ServerConnection.close``)."""
+        self._close()
+
+    def _detach(self) -> Any:
+        self._detached = True
+        self._closing = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return self.transport
+
+    # --- timeouts -----------------------------------------------------------------
+
+    def _deadline(self) -> float:
+        """When the current phase times out (0 for never)."""
+        if self._writing_paused:
+            return self._paused_since + self.params.header_timeout
+        phase = self._phase
+        if phase == _IDLE:
+            return self._phase_since + self.params.header_timeout
+        if phase == _BODY and not self._waiting:
+            d = self._phase_since + self.params.header_timeout
+            if self._body_timeout:
+                d = min(d, self._body_deadline + self._body_timeout)
+            return d
+        return 0.0
+
+    def _arm_timer(self) -> None:
+        if self._closing or not self.params.header_timeout:
+            return
+        if self._timer is not None:
+            return
+        d = self._deadline()
+        if d:
+            self._timer = self._loop.call_at(d, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._closing:
+            return
+        d = self._deadline()
+        if not d:
+            return
+        if self._loop.time() < d:
+            self._timer = self._loop.call_at(d, self._on_timer)
+            return
+        if self._writing_paused:
+            _timeout_log.log("Timeout writing to %s", self.context)
+            self._abort()
+        elif self._phase == _IDLE:
+            if self._parser.in_message:
+                _timeout_log.log("Timeout reading request head from %s", self.context)
+                self.transport.write(_error_response(408, "Request Timeout"))
+            self._close()
+        else:
+            _timeout_log.log("Timeout reading body from %s", self.context)
+            request = self._request
+            if request is not None and not request._write_started:
+                self.transport.write(_error_response(408, "Request Timeout"))
+            self._close()

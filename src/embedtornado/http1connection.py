@@ -1,0 +1,109 @@
+"""HTTP/1.x connections: Tornado's ``tornado.http1connection`` names.
+
+The server side lives in the compiled protocol (``embedtornado._speedups.httpproto``
+or its twin): :class:`HTTP1ServerConnection` is the protocol of one TCP
+connection and :class:`HTTP1Connection` is what a request sees as
+``request.connection``::
+
+    def handle(request):
+        conn = request.connection
+        conn.write_headers(ResponseStartLine("HTTP/1.1", 200, "OK"),
+                           HTTPHeaders({"Content-Length": "2"}))
+        conn.write(b"hi")
+        conn.finish()
+
+This module also holds :class:`HTTP1ConnectionParameters` and the delegate
+that decodes gzip request bodies (``HTTPServer(decompress_request=True)``).
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import TYPE_CHECKING, Any, Awaitable
+
+from embedtornado import _accel
+from embedtornado._httpdefs import (
+    HTTP1ConnectionParameters,
+    HTTPInputError,
+    HTTPOutputError,
+    PayloadTooLarge,
+)
+from embedtornado.httputil import HTTPHeaders, HTTPMessageDelegate
+
+if TYPE_CHECKING:
+    from embedtornado._pure import httpproto
+else:
+    httpproto = _accel.load("httpproto")
+
+HTTP1Connection = httpproto.HTTP1Connection
+HTTP1ServerConnection = httpproto.HTTP1ServerProtocol
+
+__all__ = [
+    "HTTP1Connection",
+    "HTTP1ConnectionParameters",
+    "HTTP1ServerConnection",
+    "HTTPInputError",
+    "HTTPOutputError",
+]
+
+
+class _GzipMessageDelegate(HTTPMessageDelegate):
+    """Decodes ``Content-Encoding: gzip`` bodies before they reach *delegate*.
+
+    The decoded size counts against ``max_body_size`` (CVE-2026-49855), and a
+    truncated stream or bytes after the gzip member are a 400.
+    """
+
+    def __init__(self, delegate: HTTPMessageDelegate, chunk_size: int, parser: Any) -> None:
+        self._delegate = delegate
+        self._chunk_size = chunk_size
+        self._parser = parser
+        self._decompressor: Any = None
+        self._total = 0
+
+    def headers_received(self, start_line: Any, headers: HTTPHeaders) -> Awaitable[None] | None:
+        if headers.get("Content-Encoding", "").lower() == "gzip":
+            self._decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            # Downstream sees decoded bytes; say what was removed, as Tornado does.
+            headers.add("X-Consumed-Content-Encoding", headers["Content-Encoding"])
+            del headers["Content-Encoding"]
+        return self._delegate.headers_received(start_line, headers)
+
+    def _count(self, data: bytes) -> None:
+        self._total += len(data)
+        if self._total > self._parser.max_body_size:
+            raise PayloadTooLarge("decompressed body too large")
+
+    async def data_received(self, chunk: bytes) -> None:
+        d = self._decompressor
+        if d is None:
+            r = self._delegate.data_received(chunk)
+            if r is not None:
+                await r
+            return
+        if d.eof:
+            raise HTTPInputError("data after the end of the gzip stream")
+        compressed = chunk
+        while compressed:
+            try:
+                out = d.decompress(compressed, self._chunk_size)
+            except zlib.error as e:
+                raise HTTPInputError("invalid gzip body: %s" % e) from None
+            self._count(out)
+            if out:
+                r = self._delegate.data_received(out)
+                if r is not None:
+                    await r
+            compressed = d.unconsumed_tail
+            if d.eof and (compressed or d.unused_data):
+                raise HTTPInputError("data after the end of the gzip stream")
+
+    def finish(self) -> Awaitable[None] | None:
+        d = self._decompressor
+        if d is not None:
+            if not d.eof:
+                raise HTTPInputError("truncated gzip body")
+        return self._delegate.finish()
+
+    def on_connection_close(self) -> None:
+        return self._delegate.on_connection_close()
