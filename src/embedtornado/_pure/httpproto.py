@@ -294,7 +294,6 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._detached = False
         self._scheduled = False
         self._continue_pending = False
-        self._eof = False
 
     # --- asyncio protocol callbacks --------------------------------------------
 
@@ -321,12 +320,10 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._process()
 
     def eof_received(self) -> bool:
-        # The peer will send no more. Let a request being handled finish;
-        # close when idle or when the request was cut short.
-        self._eof = True
-        if self._phase == _HANDLER:
-            return True
-        if self._phase == _BODY or self._parser.in_message:
+        # The peer will send no more. As in Tornado, that ends the connection,
+        # even while a request is being handled (which then sees
+        # on_connection_close); nothing can be answered after it.
+        if self._phase == _BODY or (self._phase == _IDLE and self._parser.in_message):
             _malformed_log.log("Connection from %s closed in the middle of a request",
                                self.context)
         self._close()
@@ -397,9 +394,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
                 self._input_error(e)
                 return
             if ev == NEED_DATA:
-                if self._eof:
-                    self._close()
-                elif self._reading_paused:
+                if self._reading_paused:
                     self._reading_paused = False
                     self.transport.resume_reading()
                 return
@@ -527,7 +522,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._phase_since = self._loop.time()
         if self._timer is None:
             self._arm_timer()
-        if (self._parser.pending() or self._eof) and not self._scheduled:
+        if self._parser.pending() and not self._scheduled:
             # Pipelined bytes: answer them on the next loop iteration, so other
             # connections get a turn between requests.
             self._scheduled = True
