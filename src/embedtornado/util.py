@@ -279,7 +279,7 @@ def _unescape_one(match: re.Match[str]) -> str:
     if char[0] in _ALNUM:
         # re.escape never escapes letters or digits, so "\d" and friends
         # cannot have come from it.
-        raise ValueError("cannot unescape '\\\\%s'" % char[0])
+        raise ValueError(f"cannot unescape '\\\\{char[0]}'")
     return char
 
 
@@ -357,7 +357,7 @@ class Configurable:
     """
 
     @classmethod
-    def configure(cls, impl: None | str | type[Configurable], **kwargs: Any) -> None:
+    def configure(cls, impl: str | type[Configurable] | None, **kwargs: Any) -> None:
         """Choose the class the base builds, and default keyword arguments.
 
         :arg impl: a subclass of ``cls``, its dotted name, or ``None`` to go
