@@ -18,6 +18,7 @@ that decodes gzip request bodies (``HTTPServer(decompress_request=True)``).
 
 from __future__ import annotations
 
+import re
 import zlib
 from typing import TYPE_CHECKING, Any, Awaitable
 
@@ -45,6 +46,43 @@ __all__ = [
     "HTTPInputError",
     "HTTPOutputError",
 ]
+
+
+#: Output header lines must not contain these (checked before anything is sent).
+CR_OR_LF_RE = re.compile(b"\r|\n")
+DIGITS = re.compile(r"[0-9]+")
+HEXDIGITS = re.compile(r"[0-9a-fA-F]+")
+
+
+def parse_int(s: str) -> int:
+    """Parse a non-negative decimal integer; no sign, spaces or underscores (``ValueError``)."""
+    if DIGITS.fullmatch(s) is None:
+        raise ValueError("not an integer: %r" % s)
+    return int(s)
+
+
+def parse_hex_int(s: str) -> int:
+    """Parse a non-negative hexadecimal integer; no prefix or sign (``ValueError``)."""
+    if HEXDIGITS.fullmatch(s) is None:
+        raise ValueError("not a hexadecimal integer: %r" % s)
+    return int(s, 16)
+
+
+def is_transfer_encoding_chunked(headers: HTTPHeaders) -> bool:
+    """Whether *headers* ask for chunked framing.
+
+    Raises `HTTPInputError` for Transfer-Encoding beside Content-Length or
+    for any coding other than exactly ``chunked``. The server's parser
+    applies the stricter rules of ``docs/http-strictness.md`` itself; this
+    helper is kept for code written against Tornado's module.
+    """
+    if "Transfer-Encoding" not in headers:
+        return False
+    if "Content-Length" in headers:
+        raise HTTPInputError("Message with both Transfer-Encoding and Content-Length")
+    if headers["Transfer-Encoding"].lower() == "chunked":
+        return True
+    raise HTTPInputError("Unsupported Transfer-Encoding %s" % headers["Transfer-Encoding"])
 
 
 class _GzipMessageDelegate(HTTPMessageDelegate):
