@@ -331,6 +331,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._closing = True
+        phase = self._phase
         self._phase = _CLOSED
         if self._timer is not None:
             self._timer.cancel()
@@ -347,8 +348,11 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._request = None
         self._delegate = None
         if request is not None and not request._write_finished:
-            request._on_connection_close()
-            if delegate is not None:
+            if phase == _HANDLER:
+                # The request was read; the application is still answering.
+                request._on_connection_close()
+            elif delegate is not None:
+                # Cut off while reading: the delegate gets this instead of finish().
                 try:
                     delegate.on_connection_close()
                 except Exception:

@@ -1,0 +1,567 @@
+"""`Application`: the routing table and settings of a web application.
+
+An application maps URL patterns to `~.web.RequestHandler` classes and
+serves them through `.HTTPServer`::
+
+    import asyncio
+
+    from embedtornado.web import Application, RequestHandler, url
+
+    class ItemHandler(RequestHandler):
+        def initialize(self, db):
+            self.db = db
+
+        def get(self, item_id):
+            self.write({"id": item_id, "url": self.reverse_url("item", item_id)})
+
+    async def main():
+        app = Application(
+            [
+                (r"/", MainHandler),
+                url(r"/items/([0-9]+)", ItemHandler, {"db": {}}, name="item"),
+            ],
+            debug=True,                  # autoreload, no template caching, tracebacks
+            compress_response=True,      # gzip when the client accepts it
+        )
+        app.add_handlers(r"admin\\.example\\.com", [(r"/", AdminHandler)])
+        app.listen(8888)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+Each request is routed with `.routing` (an exact-path index first, then the
+regular expressions in order), then served by a `_HandlerDelegate`, which
+builds the handler and runs it. A handler that answers without awaiting
+anything runs to completion inside the server's callback: no task, no
+future.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import re
+import socket
+import types
+from collections.abc import Awaitable, Callable
+from inspect import isclass
+from typing import TYPE_CHECKING, Any, cast
+
+from embedtornado import httputil, netutil
+from embedtornado.httpserver import HTTPServer
+from embedtornado.log import access_log, app_log
+from embedtornado.routing import (
+    _GENERIC,
+    _HANDLER,
+    _ROUTER,
+    AnyMatches,
+    DefaultHostMatches,
+    HostMatches,
+    ReversibleRouter,
+    ReversibleRuleRouter,
+    Router,
+    Rule,
+    _RuleList,
+)
+from embedtornado.web.handler import RequestHandler
+from embedtornado.web.handlers import ErrorHandler
+from embedtornado.web.transforms import GZipContentEncoding
+
+if TYPE_CHECKING:
+    from embedtornado.web.transforms import OutputTransform
+
+__all__ = ["Application"]
+
+
+@functools.cache
+def _ui_defaults() -> tuple[type | None, dict[str, Any]]:
+    """The `UIModule` base class and the default UI modules, when they exist.
+
+    Tornado's defaults are ``linkify``, ``xsrf_form_html`` and ``Template``.
+    They live in :mod:`embedtornado.web.uimodules`, which comes with the
+    template support; without it there are no default modules.
+    """
+    try:
+        uimodules = importlib.import_module("embedtornado.web.uimodules")
+    except ModuleNotFoundError as e:
+        if e.name != "embedtornado.web.uimodules":
+            raise
+        return None, {}
+    defaults = {
+        name: getattr(uimodules, attr)
+        for name, attr in (("linkify", "_linkify"), ("xsrf_form_html", "_xsrf_form_html"),
+                           ("Template", "TemplateModule"))
+        if hasattr(uimodules, attr)
+    }
+    return getattr(uimodules, "UIModule", None), defaults
+
+
+@functools.cache
+def _default_static_handler_class() -> Any:
+    """`StaticFileHandler`, from the static-files module (a later issue)."""
+    try:
+        from embedtornado.web.static import StaticFileHandler  # type: ignore[attr-defined]
+    except ModuleNotFoundError as e:
+        if e.name != "embedtornado.web.static":
+            raise
+        return None
+    return StaticFileHandler
+
+
+class _ApplicationRouter(ReversibleRuleRouter):
+    """The router inside an `Application`.
+
+    Beyond `~.routing.ReversibleRuleRouter` it accepts a `~.web.RequestHandler`
+    subclass as a rule's target (served through the application's
+    `Application.get_handler_delegate`) and a list or tuple of rules as a
+    target (turned into a nested `_ApplicationRouter`).
+    """
+
+    def __init__(self, application: Application, rules: _RuleList | None = None) -> None:
+        assert isinstance(application, Application)
+        self.application = application
+        super().__init__(rules)
+
+    def process_rule(self, rule: Rule) -> Rule:
+        rule = super().process_rule(rule)
+        if isinstance(rule.target, (list, tuple)):
+            rule.target = _ApplicationRouter(self.application, rule.target)
+        return rule
+
+    def get_target_delegate(
+        self, target: Any, request: httputil.HTTPServerRequest, **target_params: Any
+    ) -> httputil.HTTPMessageDelegate | None:
+        if isclass(target) and issubclass(target, RequestHandler):
+            return self.application.get_handler_delegate(request, target, **target_params)
+        return super().get_target_delegate(target, request, **target_params)
+
+    def _target_kind(self, target: Any) -> int:
+        # What get_target_delegate above does, known in advance for the
+        # routing plan: unless it is overridden, a handler class goes to
+        # get_handler_delegate and a nested router is asked directly.
+        if ("get_target_delegate" in self.__dict__
+                or type(self).get_target_delegate is not _ApplicationRouter.get_target_delegate):
+            return _GENERIC
+        if isclass(target) and issubclass(target, RequestHandler):
+            return _HANDLER
+        if isinstance(target, Router):
+            return _ROUTER
+        return _GENERIC
+
+
+class Application(ReversibleRouter):
+    r"""A web application: request handlers, routing rules and settings.
+
+    :arg handlers: the rules, tried in order. Each is a `~.routing.Rule`, a
+        `~.web.url` (`~.routing.URLSpec`), or a tuple ``(pattern, target)``,
+        ``(pattern, target, kwargs)`` or ``(pattern, target, kwargs, name)``:
+        a path regular expression (or any `~.routing.Matcher`), a
+        `~.web.RequestHandler` subclass (or its dotted name, or a nested list
+        of rules, or any `~.routing` target), keyword arguments for the
+        handler's ``initialize``, and a name for `reverse_url`.
+    :arg default_host: a host name to route as when no host pattern given
+        to `add_handlers` matches the request's host (not for requests with
+        ``X-Real-Ip``, which come through a proxy). Do not use it for an
+        application reachable without TLS, where DNS rebinding is a risk.
+    :arg transforms: the `~.web.OutputTransform` classes to apply to every
+        response (default: none, or gzip with ``compress_response``).
+    :arg settings: the application's settings, available to handlers as
+        ``self.settings``. Those read here:
+
+        * ``debug``: sets each of ``autoreload``, ``compiled_template_cache=False``,
+          ``static_hash_cache=False`` and ``serve_traceback`` unless it is
+          given itself.
+        * ``autoreload``: restart the process when a source file changes
+          (see `embedtornado.autoreload`).
+        * ``compress_response`` (or its old name ``gzip``): gzip responses
+          for clients that accept it.
+        * ``default_handler_class`` and ``default_handler_args``: the handler
+          (and its ``initialize`` arguments) for requests no rule matches;
+          without it they get a 404 page.
+        * ``log_function``: called with each finished handler instead of the
+          access log (see `log_request`).
+        * ``ui_modules`` and ``ui_methods``: modules, dicts or lists of them.
+        * ``static_path`` (with ``static_url_prefix``, default
+          ``"/static/"``, ``static_handler_class`` and
+          ``static_handler_args``): serve the files of that directory under
+          the prefix, plus ``/favicon.ico`` and ``/robots.txt``.
+
+    An application is an `~.httputil.HTTPServerConnectionDelegate`: give it
+    to `.HTTPServer`, or call `listen`.
+
+    .. note:: embedtornado differs from Tornado 6.6.1: the default UI
+       modules and `StaticFileHandler` come with the templates and static
+       files support; until they are installed there are no default UI
+       modules, any class is accepted in ``ui_modules``, and ``static_path``
+       without a ``static_handler_class`` raises `NotImplementedError`.
+    """
+
+    def __init__(
+        self,
+        handlers: _RuleList | None = None,
+        default_host: str | None = None,
+        transforms: list[type[OutputTransform]] | None = None,
+        **settings: Any,
+    ) -> None:
+        if transforms is None:
+            self.transforms: list[type[OutputTransform]] = []
+            if settings.get("compress_response") or settings.get("gzip"):
+                self.transforms.append(GZipContentEncoding)
+        else:
+            self.transforms = transforms
+        self.default_host = default_host
+        self.settings = settings
+        ui_module_base, default_ui_modules = _ui_defaults()
+        self._ui_module_base = ui_module_base
+        self.ui_modules: dict[str, type] = dict(default_ui_modules)
+        self.ui_methods: dict[str, Callable[..., str]] = {}
+        self._load_ui_modules(settings.get("ui_modules", {}))
+        self._load_ui_methods(settings.get("ui_methods", {}))
+        if self.settings.get("static_path"):
+            path = self.settings["static_path"]
+            handlers = list(handlers or [])
+            static_url_prefix = settings.get("static_url_prefix", "/static/")
+            static_handler_class = settings.get("static_handler_class")
+            if static_handler_class is None:
+                static_handler_class = _default_static_handler_class()
+                if static_handler_class is None:
+                    raise NotImplementedError("static files: later issue")
+            static_handler_args = settings.get("static_handler_args", {})
+            static_handler_args["path"] = path
+            for pattern in (
+                re.escape(static_url_prefix) + r"(.*)",
+                r"/(favicon\.ico)",
+                r"/(robots\.txt)",
+            ):
+                handlers.insert(0, (pattern, static_handler_class, static_handler_args))
+
+        if self.settings.get("debug"):
+            self.settings.setdefault("autoreload", True)
+            self.settings.setdefault("compiled_template_cache", False)
+            self.settings.setdefault("static_hash_cache", False)
+            self.settings.setdefault("serve_traceback", True)
+
+        self.wildcard_router = _ApplicationRouter(self, handlers)
+        self.default_router = _ApplicationRouter(
+            self, [Rule(AnyMatches(), self.wildcard_router)]
+        )
+
+        if self.settings.get("autoreload"):
+            from embedtornado import autoreload
+
+            autoreload.start()
+
+    def listen(
+        self,
+        port: int,
+        address: str | None = None,
+        *,
+        family: socket.AddressFamily = socket.AF_UNSPEC,
+        backlog: int = netutil._DEFAULT_BACKLOG,
+        flags: int | None = None,
+        reuse_port: bool = False,
+        **kwargs: Any,
+    ) -> HTTPServer:
+        """Serve this application on *port*: a shortcut for an `.HTTPServer` and its ``listen``.
+
+        ``family``, ``backlog``, ``flags`` and ``reuse_port`` go to
+        `.TCPServer.listen`; other keyword arguments (``xheaders``,
+        ``max_body_size``, ...) to the `.HTTPServer` constructor. The
+        event loop must still be run. For several processes, build the
+        `.HTTPServer` and use ``bind``/``start`` instead.
+
+        :returns: the `.HTTPServer`.
+
+        .. versionchanged:: 6.2
+           Accepts the keyword arguments of `.TCPServer.listen`, such as
+           ``reuse_port``.
+        """
+        server = HTTPServer(self, **kwargs)
+        server.listen(port, address=address, family=family, backlog=backlog, flags=flags,
+                      reuse_port=reuse_port)
+        return server
+
+    def add_handlers(self, host_pattern: str, host_handlers: _RuleList) -> None:
+        """Add rules that apply only to requests for hosts matching *host_pattern*.
+
+        Host patterns are tried in the order they were added, before the
+        rules given to the constructor; every matching pattern's rules are
+        tried. With ``default_host`` set, the rules also apply to other hosts
+        when *host_pattern* matches ``default_host``.
+        """
+        host_matcher = HostMatches(host_pattern)
+        rule = Rule(host_matcher, _ApplicationRouter(self, host_handlers))
+        self.default_router.rules.insert(-1, rule)
+        if self.default_host is not None:
+            self.wildcard_router.add_rules(
+                [(DefaultHostMatches(self, host_matcher.host_pattern), host_handlers)]
+            )
+
+    def add_transform(self, transform_class: type[OutputTransform]) -> None:
+        """Apply *transform_class* (an `~.web.OutputTransform`) to every later response."""
+        self.transforms.append(transform_class)
+
+    def _load_ui_methods(self, methods: Any) -> None:
+        if isinstance(methods, types.ModuleType):
+            self._load_ui_methods({n: getattr(methods, n) for n in dir(methods)})
+        elif isinstance(methods, list):
+            for m in methods:
+                self._load_ui_methods(m)
+        else:
+            for name, fn in methods.items():
+                if not name.startswith("_") and callable(fn) and name[0].lower() == name[0]:
+                    self.ui_methods[name] = fn
+
+    def _load_ui_modules(self, modules: Any) -> None:
+        if isinstance(modules, types.ModuleType):
+            self._load_ui_modules({n: getattr(modules, n) for n in dir(modules)})
+        elif isinstance(modules, list):
+            for m in modules:
+                self._load_ui_modules(m)
+        else:
+            assert isinstance(modules, dict)
+            base = self._ui_module_base
+            for name, cls in modules.items():
+                if base is None:
+                    if isinstance(cls, type):
+                        self.ui_modules[name] = cls
+                    continue
+                try:
+                    if issubclass(cls, base):
+                        self.ui_modules[name] = cls
+                except TypeError:
+                    pass
+
+    def __call__(self, request: httputil.HTTPServerRequest) -> Awaitable[None] | None:
+        """Serve a complete *request* (the old ``HTTPServer`` callback interface)."""
+        dispatcher = self.find_handler(request)
+        return dispatcher.execute()
+
+    def find_handler(
+        self, request: httputil.HTTPServerRequest, **kwargs: Any
+    ) -> _HandlerDelegate:
+        route = self.default_router.find_handler(request)
+        if route is not None:
+            return cast("_HandlerDelegate", route)
+        if self.settings.get("default_handler_class"):
+            return self.get_handler_delegate(
+                request,
+                self.settings["default_handler_class"],
+                self.settings.get("default_handler_args", {}),
+            )
+        return self.get_handler_delegate(request, ErrorHandler, {"status_code": 404})
+
+    def get_handler_delegate(
+        self,
+        request: httputil.HTTPServerRequest,
+        target_class: type[RequestHandler],
+        target_kwargs: dict[str, Any] | None = None,
+        path_args: list[bytes] | None = None,
+        path_kwargs: dict[str, bytes] | None = None,
+    ) -> _HandlerDelegate:
+        """Return the `~.httputil.HTTPMessageDelegate` that serves *request* with *target_class*.
+
+        :arg request: the current `~.httputil.HTTPServerRequest`.
+        :arg target_class: a `~.web.RequestHandler` subclass.
+        :arg target_kwargs: keyword arguments for its constructor (and
+            ``initialize``).
+        :arg path_args: positional arguments for the HTTP method (``get``...).
+        :arg path_kwargs: keyword arguments for the HTTP method.
+        """
+        return _HandlerDelegate(self, request, target_class, target_kwargs, path_args,
+                                path_kwargs)
+
+    def reverse_url(self, name: str, *args: Any) -> str:
+        """Return the URL path of the rule called *name*, its groups filled with *args*.
+
+        The rule must have been given a name (``url(..., name="x")`` or a
+        4-tuple). Arguments that are not strings are converted with `str`;
+        all are UTF-8 encoded and percent-escaped for a path.
+
+        :raises KeyError: if no rule has that name.
+        """
+        reversed_url = self.default_router.reverse_url(name, *args)
+        if reversed_url is not None:
+            return reversed_url
+        raise KeyError("%s not found in named urls" % name)
+
+    def log_request(self, handler: RequestHandler) -> None:
+        """Log a finished request.
+
+        With the ``log_function`` setting, that function is called with the
+        handler instead. Otherwise one line goes to ``embedtornado.access``:
+        ``"200 GET /path (127.0.0.1) 1.23ms"``, at level INFO below 400,
+        WARNING below 500 and ERROR from 500. Override this method for
+        other formats.
+        """
+        settings = self.settings
+        if "log_function" in settings:
+            settings["log_function"](handler)
+            return
+        status = handler.get_status()
+        if status < 400:
+            level = 20  # logging.INFO
+        elif status < 500:
+            level = 30  # logging.WARNING
+        else:
+            level = 40  # logging.ERROR
+        # NOTE(embedtornado): checking the level first skips building the
+        # summary when access logging is off (a measurable cost per request).
+        if access_log.isEnabledFor(level):
+            request_time = 1000.0 * handler.request.request_time()
+            access_log.log(level, "%d %s %.2fms", status, handler._request_summary(),
+                           request_time)
+
+
+# Strong references to the tasks of handlers still running, so that the
+# garbage collector cannot destroy a pending task (asyncio keeps only weak ones).
+_running: set[asyncio.Future[Any]] = set()
+
+
+def _handler_done(future: asyncio.Future[Any]) -> None:
+    """Done callback of a handler's task: report what ``_execute`` let escape."""
+    _running.discard(future)
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        app_log.error("Uncaught exception in request handler", exc_info=(type(exc), exc,
+                                                                          exc.__traceback__))
+
+
+class _HandlerDelegate(httputil.HTTPMessageDelegate):
+    """Serves one request with a `~.web.RequestHandler`: the message side of the server seam.
+
+    It collects the body (or, for a `~.web.stream_request_body` handler,
+    starts the handler as soon as the headers are in and passes the body
+    on piece by piece), then builds the handler and runs its ``_execute``.
+    """
+
+    def __init__(
+        self,
+        application: Application,
+        request: httputil.HTTPServerRequest,
+        handler_class: type[RequestHandler],
+        handler_kwargs: dict[str, Any] | None,
+        path_args: list[bytes] | None,
+        path_kwargs: dict[str, bytes] | None,
+    ) -> None:
+        self.application = application
+        self.connection = request.connection
+        self.request = request
+        self.handler_class = handler_class
+        self.handler_kwargs = handler_kwargs or {}
+        self.path_args = path_args or []
+        self.path_kwargs = path_kwargs or {}
+        self.chunks: list[bytes] | None = []
+        self._finished = False
+        self._close_notified = False
+        if not issubclass(handler_class, RequestHandler):
+            raise TypeError("expected subclass of RequestHandler, got %r" % handler_class)
+        self.stream_request_body: bool = handler_class._stream_request_body
+
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Awaitable[None] | None:
+        if self.stream_request_body:
+            self.request._body_future = asyncio.get_running_loop().create_future()
+            return self.execute()
+        return None
+
+    def data_received(self, data: bytes) -> Awaitable[None] | None:
+        if self.stream_request_body:
+            return self.handler.data_received(data)
+        assert self.chunks is not None
+        self.chunks.append(data)
+        return None
+
+    def finish(self) -> None:
+        self._finished = True
+        if self.stream_request_body:
+            body_future = self.request._body_future
+            if not body_future.done():
+                body_future.set_result(None)
+        else:
+            # The handler parses the body (in _execute, where its errors
+            # become a 400 response).
+            chunks = self.chunks
+            if chunks:
+                self.request.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            else:
+                self.request.body = b""
+            self.chunks = None
+            self.execute()
+
+    def on_connection_close(self) -> None:
+        # The body was not complete. (After `finish` the handler hears of a
+        # close through its connection's close callback instead.)
+        if self._finished:
+            return
+        if self.stream_request_body:
+            self._notify_close()
+        else:
+            self.chunks = None
+
+    def _notify_close(self) -> None:
+        """Tell a streaming handler that the connection closed, once."""
+        handler = getattr(self, "handler", None)  # None if building it failed
+        if handler is not None and not self._close_notified:
+            self._close_notified = True
+            handler.on_connection_close()
+
+    def execute(self) -> Awaitable[None] | None:
+        """Build the handler and run it.
+
+        :returns: for a streaming handler, a future that is done once
+            ``prepare`` has run (the body is read after that); else ``None``.
+        """
+        application = self.application
+        settings = application.settings
+        # With caching off (debug mode), templates are compiled and static
+        # file hashes computed again for every request.
+        if not settings.get("compiled_template_cache", True):
+            with RequestHandler._template_loader_lock:
+                for loader in RequestHandler._template_loaders.values():
+                    loader.reset()
+        if not settings.get("static_hash_cache", True):
+            static_handler_class = (settings.get("static_handler_class")
+                                    or _default_static_handler_class())
+            if static_handler_class is not None:
+                static_handler_class.reset()
+
+        request = self.request
+        handler = self.handler = self.handler_class(application, request,
+                                                    **self.handler_kwargs)
+        transform_classes = application.transforms
+        transforms = [t(request) for t in transform_classes] if transform_classes else []
+        if self.stream_request_body:
+            handler._prepared_future = asyncio.get_running_loop().create_future()
+            # NOTE(embedtornado): a close while the body streams in reaches
+            # the handler through this delegate's on_connection_close. Route
+            # the connection's close callback through the same guard, so
+            # the handler hears of the close once, as with Tornado, whichever
+            # signal the connection sends.
+            set_close_callback = getattr(self.connection, "set_close_callback", None)
+            if set_close_callback is not None:
+                set_close_callback(self._notify_close)
+        result = handler._execute(transforms, *self.path_args, **self.path_kwargs)
+        if result is not None:
+            _schedule(result)
+        return handler._prepared_future
+
+
+def _schedule(result: Awaitable[Any]) -> None:
+    """Run what ``_execute`` returned to completion, logging what escapes it."""
+    if asyncio.isfuture(result):
+        future = cast("asyncio.Future[Any]", result)
+        if future.done():
+            _handler_done(future)  # no need to wait for a callback
+            return
+    else:
+        # A coroutine (or another awaitable): it needs a task to run.
+        future = asyncio.ensure_future(result)
+    _running.add(future)
+    future.add_done_callback(_handler_done)
