@@ -390,3 +390,27 @@ def test_many_small_chunks_linear(httpparse):
     data = CHUNKED + b"1\r\nA\r\n" * n + b"0\r\n\r\n"
     r = events(httpparse, [data[i : i + 65536] for i in range(0, len(data), 65536)])
     assert r[1] == ("body", b"A" * n)
+
+
+# --- however the input is split, the answer is the same (HOSTILE 48) ----------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = [b"GET", b"POST", b" ", b"/", b"HTTP/1.1", b"HTTP/1.0", b"\r\n", b"\r", b"\n",
+           b"Host: a", b":", b"X", b"a" * 40, b"Transfer-Encoding: chunked", b"Content-Length: 3",
+           b"5", b"0", b";e=1", b"\x00", b"\x80", b"\t"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.sampled_from(_PIECES), max_size=40),
+       limits=st.fixed_dictionaries({
+           "max_header_size": st.integers(10, 120), "max_request_line": st.integers(5, 60),
+           "max_header_count": st.integers(0, 5), "max_chunk_line": st.integers(1, 10),
+           "max_body_size": st.integers(0, 20)}))
+def test_split_independent_under_small_limits(parts, limits):
+    from embedtornado._pure import httpparse as py
+
+    data = b"".join(parts)
+    whole = events(py, [data], **limits)
+    assert events(py, [data[i : i + 1] for i in range(len(data))], **limits) == whole

@@ -235,22 +235,30 @@ class RequestParser:
         if pos == n:
             return NEED_DATA
         # Find the blank line ending the head, rejecting bare LF as early as it shows.
+        # Look no further than a limit would let a byte-by-byte feed get, so the
+        # error does not depend on how the input was split.
+        stop = pos + self.max_header_size + 1
+        if buf.find(b"\r\n", pos, pos + self.max_request_line + 2) < 0:
+            stop = min(stop, pos + self.max_request_line + 2)
+        stop = min(stop, n)
         start = pos + max(self._scan - 3, 0)
-        end = buf.find(b"\r\n\r\n", start)
-        for m in _CR_OR_LF.finditer(buf, start, end if end >= 0 else n):
+        end = buf.find(b"\r\n\r\n", start, stop)
+        for m in _CR_OR_LF.finditer(buf, start, end if end >= 0 else stop):
             i = m.start()
             if buf[i] == 0x0A:
                 if buf[i - 1] != 0x0D:
                     raise HTTPInputError("bare LF in request head")
-            elif i + 1 < n and buf[i + 1] != 0x0A:
+            elif i + 1 < stop and buf[i + 1] != 0x0A:
                 raise HTTPInputError("bare CR in request head")
         if end < 0:
             self._scan = n - pos
-            if n - pos > self.max_request_line + 1 and buf.find(
-                b"\r\n", pos, pos + self.max_request_line + 2
-            ) < 0:
+            over_head = n - pos > self.max_header_size
+            # When both limits are crossed, the one a byte-by-byte feed crosses first wins.
+            if (n - pos > self.max_request_line + 1
+                    and buf.find(b"\r\n", pos, pos + self.max_request_line + 2) < 0
+                    and (not over_head or self.max_request_line + 1 <= self.max_header_size)):
                 raise RequestURITooLong("request line too long")
-            if n - pos > self.max_header_size:
+            if over_head:
                 raise RequestHeaderFieldsTooLarge("request head too large")
             return NEED_DATA
         if end + 4 - pos > self.max_header_size:
@@ -421,7 +429,7 @@ class RequestParser:
     def _line(self, limit: int, too_long: HTTPInputError) -> bytes | None:
         """The next CRLF-terminated line (without CRLF, at most *limit* bytes), or None."""
         buf = self._buf
-        lf = buf.find(b"\n", self._pos)
+        lf = buf.find(b"\n", self._pos, self._pos + limit + 2)
         if lf < 0:
             if len(buf) - self._pos > limit + 1:
                 raise too_long
