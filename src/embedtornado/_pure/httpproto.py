@@ -162,8 +162,10 @@ class HTTP1Connection:
             headers["Connection"] = "Keep-Alive"
         if self._chunking_output:
             headers["Transfer-Encoding"] = "chunked"
-        parts = ["HTTP/1.1 %d %s\r\n" % (code, start_line.reason)]
-        n = 1
+        # The status line is UTF-8 (as Tornado writes it), the fields latin-1.
+        status = ("HTTP/1.1 %d %s\r\n" % (code, start_line.reason)).encode("utf-8")
+        parts = []
+        n = 0
         if type(headers) is HTTPHeaders:
             for name, values in headers._as_list.items():
                 for v in values:
@@ -175,9 +177,10 @@ class HTTP1Connection:
                 n += 1
         parts.append("\r\n")
         block = "".join(parts)
-        if block.count("\r") != n + 1 or block.count("\n") != n + 1:
+        if (block.count("\r") != n + 1 or block.count("\n") != n + 1
+                or status.count(b"\r") != 1 or status.count(b"\n") != 1):
             raise ValueError("Illegal characters (CR or LF) in header: %r" % block)
-        data = block.encode("latin-1")
+        data = status + block.encode("latin-1")
         if chunk:
             data += self._format_chunk(chunk)
         return self._proto._send(data)

@@ -1,0 +1,121 @@
+"""The web framework: embedtornado's ``tornado.web``.
+
+A hello world::
+
+    import asyncio
+
+    import embedtornado.web
+
+    class MainHandler(embedtornado.web.RequestHandler):
+        def get(self):
+            self.write("Hello, world")
+
+    async def main():
+        app = embedtornado.web.Application([(r"/", MainHandler)])
+        app.listen(8888)
+        await asyncio.Event().wait()
+
+    if __name__ == "__main__":
+        asyncio.run(main())
+
+Tornado keeps all of this in one module; here it is split by concept, and
+this package re-exports Tornado's names so ``from embedtornado.web import
+RequestHandler`` (or ``embedtornado.web.HTTPError``) works as it does in
+Tornado:
+
+* :mod:`.handler`: `RequestHandler`
+* :mod:`.application`: `Application`, `url` and the handler delegate
+* :mod:`.errors`: `HTTPError`, `Finish`, `MissingArgumentError`
+* :mod:`.decorators`: `authenticated`, `addslash`, `removeslash`,
+  `stream_request_body`
+* :mod:`.handlers`: `ErrorHandler`, `RedirectHandler`, `FallbackHandler`
+* :mod:`.transforms`: `OutputTransform`, `GZipContentEncoding`
+
+Like Tornado's, these objects are not thread-safe: call ``write``,
+``finish`` and the like only from the event loop's thread (hand work back
+with `.IOLoop.add_callback`).
+"""
+
+from __future__ import annotations
+
+from embedtornado.escape import _unicode, utf8  # noqa: F401
+from embedtornado.httpserver import HTTPServer
+from embedtornado.log import access_log, app_log, gen_log
+from embedtornado.routing import (  # noqa: F401
+    AnyMatches,
+    DefaultHostMatches,
+    HostMatches,
+    ReversibleRouter,
+    ReversibleRuleRouter,
+    Rule,
+    URLSpec,
+    _RuleList,
+)
+from embedtornado.util import ObjectDict
+from embedtornado.web.application import (  # noqa: F401
+    Application,
+    _ApplicationRouter,
+    _HandlerDelegate,
+)
+from embedtornado.web.decorators import (  # noqa: F401
+    _has_stream_request_body,
+    _is_protocol_relative,
+    _normalize_url_like_browser,
+    _scheme_and_netloc,
+    addslash,
+    authenticated,
+    removeslash,
+    stream_request_body,
+)
+from embedtornado.web.errors import (  # noqa: F401
+    _ARG_DEFAULT,
+    Finish,
+    HTTPError,
+    MissingArgumentError,
+    _ArgDefaultMarker,
+)
+from embedtornado.web.handler import (  # noqa: F401
+    RequestHandler,
+    _HeaderTypes,
+    _UIModuleNamespace,
+    is_absolute,
+)
+from embedtornado.web.handlers import ErrorHandler, FallbackHandler, RedirectHandler
+from embedtornado.web.transforms import GZipContentEncoding, OutputTransform
+
+#: Tornado's short name for `URLSpec` in handler lists.
+url = URLSpec
+
+unicode_type = str
+
+__all__ = [
+    "AnyMatches",
+    "Application",
+    "DefaultHostMatches",
+    "ErrorHandler",
+    "FallbackHandler",
+    "Finish",
+    "GZipContentEncoding",
+    "HTTPError",
+    "HTTPServer",
+    "HostMatches",
+    "MissingArgumentError",
+    "ObjectDict",
+    "OutputTransform",
+    "RedirectHandler",
+    "RequestHandler",
+    "ReversibleRouter",
+    "ReversibleRuleRouter",
+    "Rule",
+    "URLSpec",
+    "access_log",
+    "addslash",
+    "app_log",
+    "authenticated",
+    "gen_log",
+    "is_absolute",
+    "removeslash",
+    "stream_request_body",
+    "url",
+    "utf8",
+]
