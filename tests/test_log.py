@@ -63,12 +63,24 @@ def test_logger():
     """A private logger that does not propagate; cleaned afterwards."""
     logger = logging.getLogger("embedtornado.test.pretty")
     logger.propagate = False
+    # pytest >= 9.2 attaches its capture handlers here too; enable_pretty_logging
+    # looks at whether the logger has handlers, so take them off for the test.
+    foreign = [h for h in logger.handlers if h not in own(logger)]
+    for handler in foreign:
+        logger.removeHandler(handler)
     yield logger
-    for handler in logger.handlers[:]:
+    for handler in foreign:
+        logger.addHandler(handler)
+    for handler in own(logger):
         logger.removeHandler(handler)
         handler.close()
     logger.setLevel(logging.NOTSET)
     logger.propagate = True
+
+
+def own(logger: logging.Logger) -> list[logging.Handler]:
+    """The logger's handlers, less those pytest's log capture attaches (pytest >= 9.2)."""
+    return [h for h in logger.handlers if not type(h).__module__.startswith("_pytest")]
 
 
 def logging_parser(**values):
@@ -257,7 +269,7 @@ def test_logging_none_leaves_logger_alone(test_logger, value):
     test_logger.setLevel(logging.ERROR)
     enable_pretty_logging(logging_parser(logging=value, log_file_prefix="/nonexistent/x.log"), test_logger)
     assert test_logger.level == logging.ERROR
-    assert test_logger.handlers == []
+    assert own(test_logger) == []
 
 
 def test_unknown_level_raises(test_logger):
@@ -266,8 +278,13 @@ def test_unknown_level_raises(test_logger):
 
 
 def test_stderr_handler_when_nothing_else(test_logger):
+    foreign = [h for h in test_logger.handlers if h not in own(test_logger)]
+    for handler in foreign:  # pytest >= 9.2 re-attaches its capture for the call phase
+        test_logger.removeHandler(handler)
     enable_pretty_logging(logging_parser(), test_logger)
-    [handler] = test_logger.handlers
+    for handler in foreign:
+        test_logger.addHandler(handler)
+    [handler] = own(test_logger)
     assert type(handler) is logging.StreamHandler
     assert isinstance(handler.formatter, LogFormatter)
     assert test_logger.level == logging.INFO
@@ -275,14 +292,14 @@ def test_stderr_handler_when_nothing_else(test_logger):
 
 def test_log_to_stderr_false(test_logger):
     enable_pretty_logging(logging_parser(log_to_stderr=False), test_logger)
-    assert test_logger.handlers == []
+    assert own(test_logger) == []
 
 
 def test_size_rotating_file_at_prefix(test_logger, tmp_path):
     prefix = str(tmp_path / "app.log")
     options = logging_parser(log_file_prefix=prefix, log_file_max_size=200, log_file_num_backups=2)
     enable_pretty_logging(options, test_logger)
-    [handler] = test_logger.handlers  # a file and no stderr when log_to_stderr is unset
+    [handler] = own(test_logger)  # a file and no stderr when log_to_stderr is unset
     assert type(handler) is logging.handlers.RotatingFileHandler
     assert handler.baseFilename == prefix
     assert (handler.maxBytes, handler.backupCount, handler.encoding) == (200, 2, "utf-8")
@@ -308,7 +325,7 @@ def test_time_rotating_file(test_logger, tmp_path):
         log_to_stderr=True,
     )
     enable_pretty_logging(options, test_logger)
-    timed, stream = test_logger.handlers
+    timed, stream = own(test_logger)
     assert type(timed) is logging.handlers.TimedRotatingFileHandler
     assert timed.baseFilename == prefix
     assert (timed.when, timed.interval, timed.backupCount) == ("S", 7, 3)
@@ -322,14 +339,14 @@ def test_bad_rotate_mode(test_logger, tmp_path):
     options = logging_parser(log_file_prefix=str(tmp_path / "x.log"), log_rotate_mode="hourly")
     with pytest.raises(ValueError, match='should be "size" or "time", not "hourly"'):
         enable_pretty_logging(options, test_logger)
-    assert test_logger.handlers == []
+    assert own(test_logger) == []
     assert not os.path.exists(tmp_path / "x.log")
 
 
 def test_defaults_to_global_options(test_logger):
     with mock.patch.object(embedtornado.options.options.mockable(), "logging", "none"):
         enable_pretty_logging(logger=test_logger)
-    assert test_logger.handlers == [] and test_logger.level == logging.NOTSET
+    assert own(test_logger) == [] and test_logger.level == logging.NOTSET
     with mock.patch.object(embedtornado.options.options.mockable(), "logging", "error"):
         enable_pretty_logging(logger=test_logger)
     assert test_logger.level == logging.ERROR
