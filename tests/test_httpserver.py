@@ -520,3 +520,22 @@ def test_listen_and_start_forked_processes(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
+
+
+# --- every hostile head from test_httpparse, over a real socket: status, then close ---
+
+from test_httpparse import HOSTILE  # noqa: E402
+
+
+@pytest.mark.parametrize("name, data, code", HOSTILE, ids=[c[0] for c in HOSTILE])
+def test_hostile_input_over_socket(name, data, code):
+    handled = []
+    with ServerHarness(simple_handler(lambda r: handled.append(r.uri) or b"ok")) as h:
+        out = h.run(h.exchange(data))  # returns only once the server has closed
+    # Some cases are a valid request followed by a bad one (smuggling attempts):
+    # the valid part may be answered, the bad part never is.
+    statuses = [int(line.split(b" ")[1]) for line in out.split(b"\r\n")
+                if line.startswith(b"HTTP/1.1 ")]
+    assert statuses and statuses[-1] == code, out
+    assert out.endswith(b"Connection: close\r\n\r\n")
+    assert len(handled) == len(statuses) - 1
