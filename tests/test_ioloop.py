@@ -78,7 +78,11 @@ def app_errors(caplog):
 
 
 def test_loop_seam_default():
-    assert embedtornado.loop.Loop is asyncio.SelectorEventLoop
+    if embedtornado.speedups()["loop"] == "cython":
+        assert embedtornado.loop.COMPILED
+        assert embedtornado.loop.Loop.__mro__[1].__module__ == "embedtornado._speedups.loop"
+    else:
+        assert embedtornado.loop.Loop is asyncio.SelectorEventLoop
     loop = embedtornado.loop.new_event_loop()
     try:
         assert isinstance(loop, asyncio.AbstractEventLoop)

@@ -30,6 +30,8 @@ Tornado:
   `stream_request_body`
 * :mod:`.handlers`: `ErrorHandler`, `RedirectHandler`, `FallbackHandler`
 * :mod:`.transforms`: `OutputTransform`, `GZipContentEncoding`
+* :mod:`.static`: `StaticFileHandler`
+* :mod:`.uimodules`: `UIModule`, `TemplateModule`
 
 Like Tornado's, these objects are not thread-safe: call ``write``,
 ``finish`` and the like only from the event loop's thread (hand work back
@@ -81,7 +83,14 @@ from embedtornado.web.handler import (  # noqa: F401
     is_absolute,
 )
 from embedtornado.web.handlers import ErrorHandler, FallbackHandler, RedirectHandler
+from embedtornado.web.static import StaticFileHandler
 from embedtornado.web.transforms import GZipContentEncoding, OutputTransform
+from embedtornado.web.uimodules import (  # noqa: F401
+    TemplateModule,
+    UIModule,
+    _linkify,
+    _xsrf_form_html,
+)
 
 #: Tornado's short name for `URLSpec` in handler lists.
 url = URLSpec
@@ -107,6 +116,9 @@ __all__ = [
     "ReversibleRouter",
     "ReversibleRuleRouter",
     "Rule",
+    "StaticFileHandler",
+    "TemplateModule",
+    "UIModule",
     "URLSpec",
     "access_log",
     "addslash",

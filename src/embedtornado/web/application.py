@@ -39,8 +39,6 @@ future.
 from __future__ import annotations
 
 import asyncio
-import functools
-import importlib
 import re
 import socket
 import types
@@ -66,7 +64,9 @@ from embedtornado.routing import (
 )
 from embedtornado.web.handler import RequestHandler
 from embedtornado.web.handlers import ErrorHandler
+from embedtornado.web.static import StaticFileHandler
 from embedtornado.web.transforms import GZipContentEncoding
+from embedtornado.web.uimodules import _DEFAULT_UI_MODULES, UIModule
 
 if TYPE_CHECKING:
     from embedtornado.web.transforms import OutputTransform
@@ -74,38 +74,16 @@ if TYPE_CHECKING:
 __all__ = ["Application"]
 
 
-@functools.cache
-def _ui_defaults() -> tuple[type | None, dict[str, Any]]:
-    """The `UIModule` base class and the default UI modules, when they exist.
+def _ui_defaults() -> tuple[type, dict[str, Any]]:
+    """The `UIModule` base class, and the UI modules every application has.
 
-    Tornado's defaults are ``linkify``, ``xsrf_form_html`` and ``Template``.
-    They live in :mod:`embedtornado.web.uimodules`, which comes with the
-    template support; without it there are no default modules.
+    As in Tornado: ``linkify``, ``xsrf_form_html`` and ``Template``.
     """
-    try:
-        uimodules = importlib.import_module("embedtornado.web.uimodules")
-    except ModuleNotFoundError as e:
-        if e.name != "embedtornado.web.uimodules":
-            raise
-        return None, {}
-    defaults = {
-        name: getattr(uimodules, attr)
-        for name, attr in (("linkify", "_linkify"), ("xsrf_form_html", "_xsrf_form_html"),
-                           ("Template", "TemplateModule"))
-        if hasattr(uimodules, attr)
-    }
-    return getattr(uimodules, "UIModule", None), defaults
+    return UIModule, dict(_DEFAULT_UI_MODULES)
 
 
-@functools.cache
-def _default_static_handler_class() -> Any:
-    """`StaticFileHandler`, from the static-files module (a later issue)."""
-    try:
-        from embedtornado.web.static import StaticFileHandler  # type: ignore[attr-defined]
-    except ModuleNotFoundError as e:
-        if e.name != "embedtornado.web.static":
-            raise
-        return None
+def _default_static_handler_class() -> type[StaticFileHandler]:
+    """The handler class of the ``static_path`` routes when ``static_handler_class`` is unset."""
     return StaticFileHandler
 
 
@@ -189,12 +167,6 @@ class Application(ReversibleRouter):
 
     An application is an `~.httputil.HTTPServerConnectionDelegate`: give it
     to `.HTTPServer`, or call `listen`.
-
-    .. note:: embedtornado differs from Tornado 6.6.1: the default UI
-       modules and `StaticFileHandler` come with the templates and static
-       files support; until they are installed there are no default UI
-       modules, any class is accepted in ``ui_modules``, and ``static_path``
-       without a ``static_handler_class`` raises `NotImplementedError`.
     """
 
     def __init__(
@@ -212,9 +184,7 @@ class Application(ReversibleRouter):
             self.transforms = transforms
         self.default_host = default_host
         self.settings = settings
-        ui_module_base, default_ui_modules = _ui_defaults()
-        self._ui_module_base = ui_module_base
-        self.ui_modules: dict[str, type] = dict(default_ui_modules)
+        self.ui_modules: dict[str, type] = dict(_DEFAULT_UI_MODULES)
         self.ui_methods: dict[str, Callable[..., str]] = {}
         self._load_ui_modules(settings.get("ui_modules", {}))
         self._load_ui_methods(settings.get("ui_methods", {}))
@@ -222,11 +192,7 @@ class Application(ReversibleRouter):
             path = self.settings["static_path"]
             handlers = list(handlers or [])
             static_url_prefix = settings.get("static_url_prefix", "/static/")
-            static_handler_class = settings.get("static_handler_class")
-            if static_handler_class is None:
-                static_handler_class = _default_static_handler_class()
-                if static_handler_class is None:
-                    raise NotImplementedError("static files: later issue")
+            static_handler_class = settings.get("static_handler_class", StaticFileHandler)
             static_handler_args = settings.get("static_handler_args", {})
             static_handler_args["path"] = path
             for pattern in (
@@ -321,14 +287,9 @@ class Application(ReversibleRouter):
                 self._load_ui_modules(m)
         else:
             assert isinstance(modules, dict)
-            base = self._ui_module_base
             for name, cls in modules.items():
-                if base is None:
-                    if isinstance(cls, type):
-                        self.ui_modules[name] = cls
-                    continue
                 try:
-                    if issubclass(cls, base):
+                    if issubclass(cls, UIModule):
                         self.ui_modules[name] = cls
                 except TypeError:
                     pass
@@ -527,10 +488,7 @@ class _HandlerDelegate(httputil.HTTPMessageDelegate):
                 for loader in RequestHandler._template_loaders.values():
                     loader.reset()
         if not settings.get("static_hash_cache", True):
-            static_handler_class = (settings.get("static_handler_class")
-                                    or _default_static_handler_class())
-            if static_handler_class is not None:
-                static_handler_class.reset()
+            settings.get("static_handler_class", StaticFileHandler).reset()
 
         request = self.request
         handler = self.handler = self.handler_class(application, request,

@@ -68,6 +68,7 @@ from embedtornado.escape import _unicode, utf8
 from embedtornado.httputil import HTTPHeaders, HTTPInputError, ResponseStartLine, responses
 from embedtornado.log import app_log, gen_log
 from embedtornado.util import ObjectDict
+from embedtornado.web import _render
 from embedtornado.web.errors import (
     _ARG_DEFAULT,
     Finish,
@@ -722,25 +723,45 @@ class RequestHandler:
         self._write_buffer.append(utf8(chunk))
 
     def render(self, template_name: str, **kwargs: Any) -> asyncio.Future[None]:
-        """Render a template as the whole response (then `finish`).
+        """Render the template ``template_name`` with ``kwargs`` as the response, and `finish`.
 
-        .. note:: embedtornado differs from Tornado 6.6.1: templates are not
-           available yet (they come with the templates issue); this raises
-           `NotImplementedError`.
+        The CSS, JavaScript and markup the page's UI modules ask for are
+        inserted before ``</head>`` and ``</body>``. Returns `finish`'s future.
         """
         if self._finished:
             raise RuntimeError("Cannot render() after finish()")
         html = self.render_string(template_name, **kwargs)
-        return self.finish(html)
+        return self.finish(_render.insert_module_resources(self, html))
 
     def render_string(self, template_name: str, **kwargs: Any) -> bytes:
-        """Render a template and return it as UTF-8 ``bytes``.
+        """Render a template with `get_template_namespace` plus ``kwargs``; return UTF-8 bytes.
 
-        .. note:: embedtornado differs from Tornado 6.6.1: templates are not
-           available yet (they come with the templates issue); this raises
-           `NotImplementedError`.
+        Templates load from `get_template_path`, or without one from the
+        directory of the calling file.
         """
-        raise NotImplementedError("templates are not available in this embedtornado release yet")
+        return _render.render_string(self, template_name, kwargs)
+
+    def get_template_namespace(self) -> dict[str, Any]:
+        """Return the names every template of this handler sees.
+
+        They are ``handler``, ``request``, ``current_user``, ``locale``, ``_``,
+        ``pgettext``, ``static_url``, ``xsrf_form_html``, ``reverse_url`` and
+        those of `ui`. Override to add names; ``render``'s keyword arguments
+        come on top.
+
+        .. note:: embedtornado differs from Tornado 6.6.1: until
+           ``embedtornado.locale`` exists, ``locale`` is an untranslated
+           ``en_US`` stand-in with ``translate`` and ``pgettext``.
+        """
+        return _render.template_namespace(self)
+
+    def create_template_loader(self, template_path: str) -> Any:
+        """Return the `.template.BaseLoader` for ``template_path`` (made once per path).
+
+        The ``template_loader`` setting if given, else a `.template.Loader`
+        with the ``autoescape`` and ``template_whitespace`` settings.
+        """
+        return _render.create_loader(self.application.settings, template_path)
 
     def render_linked_js(self, js_files: Iterable[str]) -> str:
         """Return ``<script>`` tags for the given files, each once, in order.
@@ -1132,21 +1153,17 @@ class RequestHandler:
         return self.application.reverse_url(name, *args)
 
     def static_url(self, path: str, include_host: bool | None = None, **kwargs: Any) -> str:
-        """Return the versioned URL of the static file ``path``.
+        """Return the URL of the static file ``path``, versioned with ``?v=`` by default.
 
-        Needs the ``static_path`` setting. With ``include_host`` (or the
-        handler's ``include_host`` attribute) the URL is absolute.
-
-        .. note:: embedtornado differs from Tornado 6.6.1: ``StaticFileHandler``
-           is not available yet (it comes with the static-files issue), so
-           this raises `NotImplementedError` unless the
-           ``static_handler_class`` setting names a class with
-           ``make_static_url``.
+        Needs the ``static_path`` setting; the URL comes from the
+        ``static_handler_class``'s ``make_static_url`` (keyword arguments
+        such as ``include_version=False`` go to it). With ``include_host``
+        (default: the handler's ``include_host`` attribute) it is absolute.
         """
         self.require_setting("static_path", "static_url")
-        handler_class = self.settings.get("static_handler_class")
+        handler_class: Any = self.settings.get("static_handler_class")
         if handler_class is None:
-            raise NotImplementedError("static files are not available in this release yet")
+            from embedtornado.web.static import StaticFileHandler as handler_class
         if include_host is None:
             include_host = getattr(self, "include_host", False)
         base = self.request.protocol + "://" + self.request.host if include_host else ""
