@@ -15,6 +15,9 @@ Environment:
     build nothing (a pure-Python install).
 ``EMBEDTORNADO_CYTHON_DEBUG=1``
     line tracing and annotated HTML next to the generated C.
+``EMBEDTORNADO_BUILD_ONLY=loop,httpparse``
+    build only the named modules (development: ``python setup.py build_ext
+    --inplace`` without touching modules someone else is editing).
 """
 
 import glob
@@ -64,6 +67,9 @@ def extensions() -> list:
             Extension(f"embedtornado._speedups.{name}", [src], optional=not required,
                       define_macros=macros)
         )
+    only = {n.strip() for n in os.environ.get("EMBEDTORNADO_BUILD_ONLY", "").split(",") if n.strip()}
+    if only:
+        exts = [e for e in exts if e.name.rsplit(".", 1)[1] in only]
     directives = {
         "language_level": 3,
         "embedsignature": True,
