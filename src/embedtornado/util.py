@@ -33,8 +33,8 @@ factory pattern behind `.IOLoop` and `.Resolver`::
 steps (its ``max_length`` argument), which is how the HTTP code keeps a small
 compressed upload from expanding without limit.
 
-``_websocket_mask`` is not defined here yet; the WebSocket masking twin
-(``wsmask``) provides it in a later change.
+``_websocket_mask(mask, data)`` XORs a payload with a 4-byte mask (WebSocket
+frames, XSRF tokens); it is the live implementation of the ``wsmask`` twins.
 """
 
 from __future__ import annotations
@@ -461,3 +461,14 @@ class ArgReplacer:
 def timedelta_to_seconds(td: datetime.timedelta) -> float:
     """Return ``td.total_seconds()`` (kept for Tornado compatibility)."""
     return td.total_seconds()
+
+
+def _load_websocket_mask() -> Callable[[bytes, bytes], bytes]:
+    from embedtornado import _accel
+
+    fn: Callable[[bytes, bytes], bytes] = _accel.load("wsmask").websocket_mask
+    return fn
+
+
+#: ``_websocket_mask(mask, data)``: *data* XOR the 4-byte *mask*, repeated.
+_websocket_mask = _load_websocket_mask()
