@@ -39,6 +39,9 @@ awaitable does `_execute` return a coroutine for the rest of the request.
 override none of them; which classes do is worked out once per class, on
 its first response (so replace such methods on a class before it serves).
 
+Cookies, signed cookies, XSRF protection, the current user and `redirect`
+come from `.security.SecurityMixin`, which `RequestHandler` inherits.
+
 .. note:: embedtornado differs from Tornado 6.6.1: the default ``Server``
    header is ``embedtornado/<version>`` (Tornado sends
    ``TornadoServer/<version>``).
@@ -49,15 +52,12 @@ from __future__ import annotations
 import asyncio
 import datetime
 import hashlib
-import http.cookies
 import numbers
 import re
 import sys
 import threading
 import time
 import traceback
-import urllib.parse
-import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Union, overload
@@ -76,6 +76,7 @@ from embedtornado.web.errors import (
     MissingArgumentError,
     _ArgDefaultMarker,
 )
+from embedtornado.web.security import SecurityMixin
 
 if TYPE_CHECKING:
     from embedtornado.web.application import Application
@@ -112,14 +113,11 @@ _METHOD_ATTRS = {m: m.lower() for m in ("GET", "HEAD", "POST", "DELETE", "PATCH"
 #: The ``If-None-Match`` entity tags: ``*``, or strong or weak quoted tags.
 _ETAG_LIST_RE = re.compile(rb'\*|(?:W/)?"[^"]*"')
 
-#: Characters not allowed in a cookie name or attribute (controls, space, ``;``, DEL).
-_COOKIE_FORBIDDEN_RE = re.compile(r"[\x00-\x20\x3b\x7f]")
-_COOKIE_VALUE_FORBIDDEN_RE = re.compile(r"[\x00-\x20]")
 
 _UNSET: Any = object()
 
 
-class RequestHandler:
+class RequestHandler(SecurityMixin):
     """Base class for the handlers of an `Application`.
 
     Subclasses implement one or more of ``get``, ``head``, ``post``,
@@ -155,14 +153,12 @@ class RequestHandler:
     _finished = False
     _auto_finish = True
     _prepared_future: asyncio.Future[None] | None = None
-    _new_cookie: http.cookies.SimpleCookie | None = None
     _transforms: list[OutputTransform] | tuple[()] = ()
     _ui: Any = _UNSET
 
     path_args: list[str]
     path_kwargs: dict[str, str]
     _locale: Any
-    _current_user: Any
     _headers: HTTPHeaders
     _write_buffer: list[bytes]
     _status_code: int
@@ -297,6 +293,8 @@ class RequestHandler:
                 "Date": [_http_date_now()],
             }
         )
+        if self.application.settings.get("security_headers"):
+            self._add_security_headers()  # before set_default_headers, which may override
         self.set_default_headers()
         self._write_buffer = []
         self._status_code = 200
@@ -530,160 +528,7 @@ class RequestHandler:
                 pass
         raise HTTPError(400, "Invalid unicode in {}: {!r}".format(name or "url", value[:40]))
 
-    @property
-    def cookies(self) -> dict[str, http.cookies.Morsel]:
-        """The request's cookies (`.HTTPServerRequest.cookies`)."""
-        return self.request.cookies
-
-    @overload
-    def get_cookie(self, name: str, default: str) -> str: ...
-
-    @overload
-    def get_cookie(self, name: str, default: None = None) -> str | None: ...
-
-    def get_cookie(self, name: str, default: str | None = None) -> str | None:
-        """Return the value of the request's cookie ``name``, or ``default``.
-
-        Only cookies the client sent are seen, not those set with
-        `set_cookie` during this request.
-        """
-        cookies = self.request.cookies
-        if cookies is not None and name in cookies:
-            return cookies[name].value
-        return default
-
-    def set_cookie(
-        self,
-        name: str,
-        value: str | bytes,
-        domain: str | None = None,
-        expires: float | tuple | datetime.datetime | None = None,
-        path: str = "/",
-        expires_days: float | None = None,
-        # Keyword-only from here, as in Tornado.
-        *,
-        max_age: int | None = None,
-        httponly: bool = False,
-        secure: bool = False,
-        samesite: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Set a cookie on the response (a ``Set-Cookie`` header).
-
-        ``expires`` is a POSIX timestamp, a UTC time tuple or a
-        `datetime.datetime`; ``expires_days`` counts days from now and is
-        used only without ``expires``. ``max_age`` must be an integer.
-        Setting the same name twice keeps the second. The cookie is not
-        visible to `get_cookie` until the next request.
-
-        A value with control characters or spaces raises `ValueError`; a
-        name, domain, path or samesite with control characters, spaces or
-        ``;`` raises `http.cookies.CookieError`.
-
-        .. deprecated:: 6.3
-           Other keyword arguments are passed to `http.cookies.Morsel`
-           case-insensitively, with a `DeprecationWarning`.
-        """
-        name = escape.native_str(name)
-        value = escape.native_str(value)
-        if _COOKIE_VALUE_FORBIDDEN_RE.search(value):
-            raise ValueError(f"Invalid cookie {name!r}: {value!r}")
-        for attr_name, attr_value in (
-            ("name", name),
-            ("domain", domain),
-            ("path", path),
-            ("samesite", samesite),
-        ):
-            if attr_value is not None and _COOKIE_FORBIDDEN_RE.search(attr_value):
-                raise http.cookies.CookieError(
-                    f"Invalid cookie attribute {attr_name}={attr_value!r} for cookie {name!r}"
-                )
-        for k, v in kwargs.items():
-            if _COOKIE_FORBIDDEN_RE.search(str(v)):
-                raise http.cookies.CookieError(
-                    f"Invalid cookie attribute {k}={v!r} for cookie {name!r}"
-                )
-        jar = self._new_cookie
-        if jar is None:
-            jar = self._new_cookie = http.cookies.SimpleCookie()
-        if name in jar:
-            del jar[name]
-        jar[name] = value
-        morsel = jar[name]
-        if domain:
-            morsel["domain"] = domain
-        if expires_days is not None and not expires:
-            expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
-                days=expires_days
-            )
-        if expires:
-            morsel["expires"] = httputil.format_timestamp(expires)
-        if path:
-            morsel["path"] = path
-        if max_age:
-            # int() keeps a non-integer from smuggling extra attributes in.
-            morsel["max-age"] = str(int(max_age))
-        if httponly:
-            morsel["httponly"] = True
-        if secure:
-            morsel["secure"] = True
-        if samesite:
-            morsel["samesite"] = samesite
-        if kwargs:
-            for k, v in kwargs.items():
-                morsel[k] = v
-            warnings.warn(
-                f"Deprecated arguments to set_cookie: {set(kwargs.keys())} "
-                "(should be lowercase)",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-
-    def clear_cookie(self, name: str, **kwargs: Any) -> None:
-        """Delete the cookie ``name`` (by setting it empty and expired a year ago).
-
-        Takes `set_cookie`'s keyword arguments except ``expires`` and
-        ``max_age``; ``path`` and ``domain`` (and for some browsers
-        ``samesite`` and ``secure``) must match the ones it was set with.
-        """
-        for excluded_arg in ("expires", "max_age"):
-            if excluded_arg in kwargs:
-                raise TypeError(
-                    f"clear_cookie() got an unexpected keyword argument '{excluded_arg}'"
-                )
-        expires = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=365)
-        self.set_cookie(name, value="", expires=expires, **kwargs)
-
-    def clear_all_cookies(self, **kwargs: Any) -> None:
-        """Delete every cookie the request carried (see `clear_cookie`).
-
-        .. deprecated:: 6.3
-           Only works when all cookies use the same ``path``, ``domain``,
-           ``samesite`` and ``secure``; prefer `clear_cookie`.
-        """
-        for name in self.request.cookies:
-            self.clear_cookie(name, **kwargs)
-
     # --- output -----------------------------------------------------------------
-
-    def redirect(self, url: str, permanent: bool = False, status: int | None = None) -> None:
-        """Redirect to ``url`` (absolute or relative) and finish the response.
-
-        The status is ``status`` if given (it must be 3xx), else 301 with
-        ``permanent`` and 302 without. The URL is used as given: do not
-        pass unchecked client input (``//host`` and ``/\\host`` lead to
-        other sites). A URL with CR, LF or other control characters raises
-        `ValueError`.
-        """
-        if self._headers_written:
-            raise Exception("Cannot redirect after headers have been written")
-        if status is None:
-            status = 301 if permanent else 302
-        else:
-            assert isinstance(status, int) and 300 <= status <= 399
-        self.set_status(status)
-        self.set_header("Location", utf8(url))
-        self.finish()
 
     def write(self, chunk: str | bytes | dict) -> None:
         """Append ``chunk`` to the response body (sent by `flush` or `finish`).
@@ -1108,38 +953,6 @@ class RequestHandler:
             ) from None
         return locale_module.get(*codes)
 
-    @property
-    def current_user(self) -> Any:
-        """The logged-in user of this request, or ``None``.
-
-        Computed on first use by `get_current_user` (once per request), or
-        assigned, typically in an ``async`` `prepare`::
-
-            async def prepare(self):
-                user_id = self.get_signed_cookie("user_id")
-                if user_id:
-                    self.current_user = await load_user(user_id)
-        """
-        try:
-            return self._current_user
-        except AttributeError:
-            pass
-        self._current_user = self.get_current_user()
-        return self._current_user
-
-    @current_user.setter
-    def current_user(self, value: Any) -> None:
-        self._current_user = value
-
-    def get_current_user(self) -> Any:
-        """Override to find the user (from a cookie, say). May not be a coroutine."""
-        return None
-
-    def get_login_url(self) -> str:
-        """Return the URL `authenticated` sends anonymous users to: the ``login_url`` setting."""
-        self.require_setting("login_url", "@embedtornado.web.authenticated")
-        return self.application.settings["login_url"]
-
     def require_setting(self, name: str, feature: str = "this feature") -> None:
         """Raise `Exception` unless the application setting ``name`` is set (and true)."""
         if not self.application.settings.get(name):
@@ -1168,73 +981,6 @@ class RequestHandler:
             include_host = getattr(self, "include_host", False)
         base = self.request.protocol + "://" + self.request.host if include_host else ""
         return base + handler_class.make_static_url(self.settings, path, **kwargs)
-
-    # --- cross-site request protection ---------------------------------------------
-
-    def check_xsrf_cookie(self) -> None:
-        """Check the ``_xsrf`` argument or header against the ``_xsrf`` cookie.
-
-        .. note:: embedtornado differs from Tornado 6.6.1: XSRF tokens come
-           with the security issue. Until then this raises
-           `NotImplementedError`, so an application with the
-           ``xsrf_cookies`` setting fails closed (500) on unsafe methods
-           rather than accepting forged requests.
-        """
-        raise NotImplementedError("xsrf_cookies is not available in this release yet")
-
-    @property
-    def xsrf_token(self) -> bytes:
-        """The XSRF token of this session (not available yet; see `check_xsrf_cookie`)."""
-        raise NotImplementedError("xsrf_cookies is not available in this release yet")
-
-    def xsrf_form_html(self) -> str:
-        """The hidden ``_xsrf`` form field (not available yet; see `check_xsrf_cookie`)."""
-        raise NotImplementedError("xsrf_cookies is not available in this release yet")
-
-    def _cross_origin_protection(self) -> None:
-        # Safe methods are never checked.
-        if self.request.method in ("HEAD", "OPTIONS", "GET"):
-            return
-        settings = self.application.settings
-        if settings.get("xsrf_cookies"):
-            self.check_xsrf_cookie()
-        if settings.get("cross_origin_protection"):
-            error = self._check_cross_origin(self.check_trusted_origin)
-            if error is not None:
-                raise HTTPError(403, error)
-
-    def _check_cross_origin(self, check: Callable[[str], bool]) -> str | None:
-        """Return why a state-changing request looks cross-origin, or ``None`` if allowed."""
-        headers = self.request.headers
-        site = headers.get("sec-fetch-site")
-        if site in ("same-origin", "none"):
-            return None
-        origin = headers.get("origin")
-        if site is None:
-            # An old browser, plain HTTP, or not a browser at all (no Origin).
-            if origin is None:
-                return None
-            if self._origin_matches_host(origin) or check(origin):
-                return None
-            return "Origin %r not allowed" % origin
-        if origin and check(origin):
-            return None
-        return "Sec-Fetch-Site %s & origin %r not allowed" % (site, origin)
-
-    def _origin_matches_host(self, origin: str) -> bool:
-        netloc = urllib.parse.urlsplit(origin).netloc.lower()
-        return netloc == self.request.headers.get("Host", "").lower()
-
-    def check_trusted_origin(self, origin: str) -> bool:
-        """Return whether a cross-origin, state-changing request from ``origin`` is allowed.
-
-        Used when the ``cross_origin_protection`` setting is on, for unsafe
-        methods that look cross-origin; by default an origin is trusted if
-        it is in the ``trusted_origins`` setting. It runs before `prepare`.
-
-        .. versionadded:: 6.6
-        """
-        return origin in self.application.settings.get("trusted_origins", [])
 
     # --- Etags ----------------------------------------------------------------------
 
