@@ -20,9 +20,6 @@ MODULES = ["autoreload", "concurrent", "escape", "http1connection", "httpserver"
 PENDING = {
     "iostream": {"BaseIOStream", "IOStream", "SSLIOStream", "PipeIOStream"},  # async/client issue
     "process": {"Subprocess"},  # async issue
-    "web": {"create_signed_value", "decode_signed_value", "get_signature_key_version",
-            "DEFAULT_SIGNED_VALUE_MIN_VERSION", "DEFAULT_SIGNED_VALUE_VERSION",
-            "MAX_SUPPORTED_SIGNED_VALUE_VERSION", "MIN_SUPPORTED_SIGNED_VALUE_VERSION"},  # security
 }
 
 #: Tornado's own doctest hooks are not part of the API.

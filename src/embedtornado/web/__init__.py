@@ -23,7 +23,10 @@ this package re-exports Tornado's names so ``from embedtornado.web import
 RequestHandler`` (or ``embedtornado.web.HTTPError``) works as it does in
 Tornado:
 
-* :mod:`.handler`: `RequestHandler`
+* :mod:`.handler`: `RequestHandler` (its cookie, signed-cookie, XSRF and
+  user methods come from :mod:`.security`)
+* :mod:`.signing`: `create_signed_value`, `decode_signed_value`,
+  `get_signature_key_version` and the ``*_SIGNED_VALUE_*`` constants
 * :mod:`.application`: `Application`, `url` and the handler delegate
 * :mod:`.errors`: `HTTPError`, `Finish`, `MissingArgumentError`
 * :mod:`.decorators`: `authenticated`, `addslash`, `removeslash`,
@@ -83,6 +86,16 @@ from embedtornado.web.handler import (  # noqa: F401
     is_absolute,
 )
 from embedtornado.web.handlers import ErrorHandler, FallbackHandler, RedirectHandler
+from embedtornado.web.signing import (  # noqa: F401
+    DEFAULT_SIGNED_VALUE_MIN_VERSION,
+    DEFAULT_SIGNED_VALUE_VERSION,
+    MAX_SUPPORTED_SIGNED_VALUE_VERSION,
+    MIN_SUPPORTED_SIGNED_VALUE_VERSION,
+    _CookieSecretTypes,
+    create_signed_value,
+    decode_signed_value,
+    get_signature_key_version,
+)
 from embedtornado.web.static import StaticFileHandler
 from embedtornado.web.transforms import GZipContentEncoding, OutputTransform
 from embedtornado.web.uimodules import (  # noqa: F401
@@ -98,6 +111,10 @@ url = URLSpec
 unicode_type = str
 
 __all__ = [
+    "DEFAULT_SIGNED_VALUE_MIN_VERSION",
+    "DEFAULT_SIGNED_VALUE_VERSION",
+    "MAX_SUPPORTED_SIGNED_VALUE_VERSION",
+    "MIN_SUPPORTED_SIGNED_VALUE_VERSION",
     "AnyMatches",
     "Application",
     "DefaultHostMatches",
@@ -124,7 +141,10 @@ __all__ = [
     "addslash",
     "app_log",
     "authenticated",
+    "create_signed_value",
+    "decode_signed_value",
     "gen_log",
+    "get_signature_key_version",
     "is_absolute",
     "removeslash",
     "stream_request_body",
