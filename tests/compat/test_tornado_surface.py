@@ -13,9 +13,9 @@ import pytest
 
 tornado = pytest.importorskip("tornado")
 
-MODULES = ["autoreload", "concurrent", "escape", "http1connection", "httpserver", "httputil",
-           "ioloop", "iostream", "log", "netutil", "options", "process", "routing", "tcpserver",
-           "util", "web"]
+MODULES = ["autoreload", "concurrent", "escape", "gen", "http1connection", "httpserver",
+           "httputil", "ioloop", "iostream", "locks", "log", "netutil", "options", "process",
+           "queues", "routing", "tcpserver", "util", "web"]
 
 PENDING = {
     "iostream": {"BaseIOStream", "IOStream", "SSLIOStream", "PipeIOStream"},  # async/client issue
