@@ -1,21 +1,80 @@
-"""Stream errors shared by the HTTP server, the client and WebSocket code.
+"""Non-blocking streams over sockets and pipes (Tornado's ``tornado.iostream``).
 
-Tornado programs catch these by name::
+An `IOStream` wraps a non-blocking socket and offers reads that complete
+when a condition is met (a byte count, a delimiter, a regex, the peer
+closing) and writes that complete when the data has left the buffer::
 
-    from embedtornado.iostream import StreamClosedError
+    import socket
+    from embedtornado.iostream import IOStream
+    from embedtornado.ioloop import IOLoop
 
-    try:
-        await handler.flush()
-    except StreamClosedError:
-        pass  # the client went away
+    async def main():
+        stream = IOStream(socket.socket())
+        await stream.connect(("example.com", 80))
+        await stream.write(b"GET / HTTP/1.0\\r\\nHost: example.com\\r\\n\\r\\n")
+        head = await stream.read_until(b"\\r\\n\\r\\n", max_bytes=65536)
+        body = await stream.read_until_close()
+        stream.close()
+
+    IOLoop.current().run_sync(main)
+
+Streams are driven by the asyncio loop's fd readiness (``add_reader`` /
+``add_writer``), so they run on embedtornado's compiled loop and on the
+standard library's loop alike.
+
+Every buffer a peer can fill is bounded: reads fail with
+`StreamBufferFullError` (and the stream closes) once more than
+``max_buffer_size`` bytes (100 MiB by default) would have to be held, and
+`read_until` / `read_until_regex` close the stream (``real_error`` is an
+`UnsatisfiableReadError`) when the delimiter is not found within
+``max_bytes``. Writes beyond
+``max_write_buffer_size`` raise `StreamBufferFullError` at once.
 
 .. note:: embedtornado differs from Tornado 6.6.1: the HTTP server does not
    run on ``IOStream`` but on an asyncio protocol fed straight from the
-   event loop. The ``IOStream`` class for raw TCP servers and clients is
-   built by a later issue; until then this module holds the exceptions only.
+   event loop; streams serve `TCPServer.handle_stream` subclasses, the HTTP
+   client, `TCPClient` and `process.Subprocess`. `read_into` copies from the
+   stream's buffer into the caller's buffer instead of receiving into it
+   directly.
 """
 
 from __future__ import annotations
+
+import errno
+import numbers
+import os
+import re
+import socket
+import ssl
+import sys
+from collections import deque
+from typing import Any
+
+from embedtornado import netutil
+from embedtornado.concurrent import (
+    Future,
+    future_set_exception_unless_cancelled,
+    future_set_result_unless_cancelled,
+)
+from embedtornado.ioloop import IOLoop
+from embedtornado.log import gen_log
+
+__all__ = [
+    "BaseIOStream",
+    "IOStream",
+    "PipeIOStream",
+    "SSLIOStream",
+    "StreamBufferFullError",
+    "StreamClosedError",
+    "UnsatisfiableReadError",
+]
+
+_DEFAULT_MAX_BUFFER_SIZE = 104857600  # 100 MiB, as Tornado
+_DEFAULT_READ_CHUNK_SIZE = 65536
+
+# Errors that mean "the peer went away": they close the stream quietly.
+_ERRNO_CONNRESET = (errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE, errno.ETIMEDOUT)
+_ERRNO_INPROGRESS = (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN)
 
 
 class StreamClosedError(IOError):
@@ -35,3 +94,849 @@ class UnsatisfiableReadError(Exception):
 
 class StreamBufferFullError(Exception):
     """A buffer grew past its configured limit."""
+
+
+def _is_connreset(exc: BaseException) -> bool:
+    return isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)) or (
+        isinstance(exc, OSError) and exc.errno in _ERRNO_CONNRESET
+    )
+
+
+# Kinds of pending read.
+_R_BYTES, _R_UNTIL, _R_REGEX, _R_CLOSE, _R_INTO = range(5)
+
+
+class BaseIOStream:
+    """A stream over one file descriptor; subclasses say how to read and write it.
+
+    Subclasses implement `fileno`, `close_fd`, `read_from_fd`, `write_to_fd`
+    and may implement `get_fd_error`.
+
+    Only one read may be pending at a time; writes may be issued freely and
+    are sent in order. Each read and write method returns a `.Future`.
+
+    :arg max_buffer_size: the most bytes held for reads (default 100 MiB).
+    :arg read_chunk_size: how many bytes to ask the fd for at once (64 KiB).
+    :arg max_write_buffer_size: the most unsent bytes `write` accepts
+        (default: no limit, as Tornado).
+    """
+
+    def __init__(
+        self,
+        max_buffer_size: int | None = None,
+        read_chunk_size: int | None = None,
+        max_write_buffer_size: int | None = None,
+    ) -> None:
+        self.io_loop = IOLoop.current()
+        self._loop = self.io_loop.asyncio_loop
+        self.max_buffer_size = max_buffer_size or _DEFAULT_MAX_BUFFER_SIZE
+        # The chunk size never exceeds the buffer limit (Tornado does the same).
+        self.read_chunk_size = min(read_chunk_size or _DEFAULT_READ_CHUNK_SIZE,
+                                   self.max_buffer_size // 2 or 1)
+        self.max_write_buffer_size = max_write_buffer_size
+        #: The exception that closed the stream, if any.
+        self.error: BaseException | None = None
+        self._read_buffer = bytearray()
+        self._scratch = bytearray(self.read_chunk_size)
+        self._read_future: Future[Any] | None = None
+        self._read_kind = -1
+        self._read_arg: Any = None
+        self._read_partial = False
+        self._read_max_bytes: int | None = None
+        self._write_buffer = bytearray()
+        self._write_pos = 0
+        self._total_written = 0  # bytes handed to write() so far
+        self._total_sent = 0  # bytes that reached the fd so far
+        self._write_futures: deque[tuple[int, Future[None]]] = deque()
+        self._connect_future: Future[Any] | None = None
+        self._connecting = False
+        self._close_callback: Any = None
+        self._closed = False
+        self._reader_on = False
+        self._writer_on = False
+        self._fd_registered: int | None = None
+
+    # -- what subclasses provide ------------------------------------------
+
+    def fileno(self) -> Any:
+        """Return the file descriptor (or object with ``fileno()``) of this stream."""
+        raise NotImplementedError()
+
+    def close_fd(self) -> None:
+        """Close the underlying file descriptor."""
+        raise NotImplementedError()
+
+    def write_to_fd(self, data: memoryview) -> int:
+        """Write what can be written of *data* without blocking; return the count."""
+        raise NotImplementedError()
+
+    def read_from_fd(self, buf: bytearray | memoryview) -> int | None:
+        """Read into *buf* without blocking.
+
+        Return the number of bytes read, ``0`` at end of file, or ``None``
+        when nothing is available right now.
+        """
+        raise NotImplementedError()
+
+    def get_fd_error(self) -> Exception | None:
+        """Return the error pending on the fd, if the platform can tell."""
+        return None
+
+    # -- reads ---------------------------------------------------------------
+
+    def read_until_regex(self, regex: bytes, max_bytes: int | None = None) -> Future[bytes]:
+        """Read until *regex* matches; the result includes the match.
+
+        If no match is found within *max_bytes*, the stream closes and the
+        future fails with `StreamClosedError` whose ``real_error`` is an
+        `UnsatisfiableReadError` (as in Tornado).
+        """
+        future = self._start_read(_R_REGEX, re.compile(regex))
+        self._read_max_bytes = max_bytes
+        self._try_inline_read()
+        return future
+
+    def read_until(self, delimiter: bytes, max_bytes: int | None = None) -> Future[bytes]:
+        """Read until *delimiter*; the result includes it.
+
+        If the delimiter is not found within *max_bytes*, the stream closes
+        and the future fails with `StreamClosedError` whose ``real_error``
+        is an `UnsatisfiableReadError` (as in Tornado).
+        """
+        future = self._start_read(_R_UNTIL, delimiter)
+        self._read_max_bytes = max_bytes
+        self._try_inline_read()
+        return future
+
+    def read_bytes(self, num_bytes: int, partial: bool = False) -> Future[bytes]:
+        """Read *num_bytes* bytes; with *partial*, return as soon as any are available."""
+        if not isinstance(num_bytes, numbers.Integral) or num_bytes < 0:
+            raise ValueError(f"num_bytes must be a non-negative integer, not {num_bytes!r}")
+        future = self._start_read(_R_BYTES, int(num_bytes))
+        self._read_partial = partial
+        self._try_inline_read()
+        return future
+
+    def read_into(self, buf: bytearray, partial: bool = False) -> Future[int]:
+        """Fill *buf* (a writable buffer); the result is the number of bytes read.
+
+        With *partial*, complete as soon as any bytes are available.
+        """
+        future = self._start_read(_R_INTO, memoryview(buf).cast("B"))
+        self._read_partial = partial
+        self._try_inline_read()
+        return future
+
+    def read_until_close(self) -> Future[bytes]:
+        """Read everything until the peer closes; the result is all of it.
+
+        The data is bounded by ``max_buffer_size``.
+        """
+        future = self._start_read(_R_CLOSE, None)
+        if self._closed:
+            self._finish_read(len(self._read_buffer))
+            return future
+        self._try_inline_read()
+        return future
+
+    def _start_read(self, kind: int, arg: Any) -> Future[Any]:
+        if self._read_future is not None:
+            raise AssertionError("Already reading")
+        self._read_future = self._loop.create_future()
+        self._read_kind = kind
+        self._read_arg = arg
+        self._read_partial = False
+        self._read_max_bytes = None
+        return self._read_future
+
+    def _try_inline_read(self) -> None:
+        """Satisfy the pending read from the buffer, else from the fd, else wait."""
+        try:
+            pos = self._find_read_pos()
+        except UnsatisfiableReadError as e:
+            self._fail_unsatisfiable(e)
+            return
+        if pos is not None:
+            self._finish_read(pos)
+            return
+        if self._closed:
+            self._fail_read(StreamClosedError(real_error=self.error))
+            return
+        self._read_from_fd_until_satisfied()
+        self._update_io_state()
+
+    def _read_from_fd_until_satisfied(self) -> None:
+        """Read while a read is pending and unsatisfied and the fd has data."""
+        while self._read_future is not None and not self._closed:
+            n = self._read_chunk()
+            if not n:
+                return
+            try:
+                pos = self._find_read_pos()
+            except UnsatisfiableReadError as e:
+                self._fail_unsatisfiable(e)
+                return
+            if pos is not None:
+                self._finish_read(pos)
+                return
+
+    def _read_chunk(self) -> int:
+        """Read once from the fd into the buffer; 0 when nothing came (or closed)."""
+        if self._closed:
+            return 0
+        try:
+            while True:
+                try:
+                    n = self.read_from_fd(self._scratch)
+                    break
+                except InterruptedError:
+                    continue
+        except Exception as e:
+            if not _is_connreset(e):
+                gen_log.warning("Read error on %d: %s", self._fileno_int(), e)
+            self.close(exc_info=e)
+            return 0
+        if n is None:
+            return 0
+        if n == 0:
+            self.close()
+            return 0
+        self._read_buffer += memoryview(self._scratch)[:n]
+        if len(self._read_buffer) > self.max_buffer_size:
+            gen_log.error("Reached maximum read buffer size")
+            self.close(exc_info=StreamBufferFullError("Reached maximum read buffer size"))
+            return 0
+        return n
+
+    def _find_read_pos(self) -> int | None:
+        """Return how many buffered bytes complete the pending read, or None."""
+        kind = self._read_kind
+        buf = self._read_buffer
+        if self._read_future is None:
+            return None
+        if kind == _R_BYTES:
+            want = self._read_arg
+            if len(buf) >= want or (self._read_partial and buf):
+                return min(want, len(buf))
+            return None
+        if kind == _R_INTO:
+            want = len(self._read_arg)
+            if len(buf) >= want or (self._read_partial and buf):
+                return min(want, len(buf))
+            return None
+        if kind == _R_UNTIL:
+            delim = self._read_arg
+            loc = buf.find(delim)
+            if loc != -1:
+                end = loc + len(delim)
+                self._check_max_bytes(end)
+                return end
+            self._check_max_bytes(len(buf))
+            return None
+        if kind == _R_REGEX:
+            m = self._read_arg.search(buf)
+            if m is not None:
+                self._check_max_bytes(m.end())
+                return m.end()
+            self._check_max_bytes(len(buf))
+            return None
+        return None  # _R_CLOSE completes only on close
+
+    def _check_max_bytes(self, size: int) -> None:
+        max_bytes = self._read_max_bytes
+        if max_bytes is not None and size > max_bytes:
+            raise UnsatisfiableReadError(
+                f"delimiter {self._read_arg!r} not found within {max_bytes} bytes")
+
+    def _finish_read(self, size: int) -> None:
+        future, kind, arg = self._read_future, self._read_kind, self._read_arg
+        self._read_future = None
+        self._read_arg = None
+        if kind == _R_INTO:
+            arg[:size] = self._read_buffer[:size]
+            result: Any = size
+        else:
+            result = bytes(self._read_buffer[:size])
+        del self._read_buffer[:size]
+        if future is not None:
+            future_set_result_unless_cancelled(future, result)
+        self._update_io_state()
+
+    def _fail_read(self, exc: BaseException) -> None:
+        future = self._read_future
+        self._read_future = None
+        self._read_arg = None
+        if future is not None and not future.done():
+            future.set_exception(exc)
+
+    def _fail_unsatisfiable(self, exc: UnsatisfiableReadError) -> None:
+        # As in Tornado, the read fails with StreamClosedError whose
+        # real_error is the UnsatisfiableReadError.
+        gen_log.info("Unsatisfiable read, closing connection: %s", exc)
+        self.close(exc_info=exc)
+
+    # -- writes --------------------------------------------------------------
+
+    def write(self, data: bytes | memoryview) -> Future[None]:
+        """Queue *data* for sending; the future resolves once it has all been sent.
+
+        :raises StreamClosedError: if the stream is closed.
+        :raises StreamBufferFullError: if more than ``max_write_buffer_size``
+            bytes would be waiting.
+        """
+        self._check_closed()
+        if data:
+            pending = len(self._write_buffer) - self._write_pos
+            if (self.max_write_buffer_size is not None
+                    and pending + len(data) > self.max_write_buffer_size):
+                raise StreamBufferFullError("Reached maximum write buffer size")
+            self._write_buffer += data
+            self._total_written += len(data)
+        future: Future[None] = self._loop.create_future()
+        future.add_done_callback(_retrieve)
+        self._write_futures.append((self._total_written, future))
+        if not self._connecting:
+            self._handle_write()
+            self._update_io_state()
+        return future
+
+    def _handle_write(self) -> None:
+        while self._write_pos < len(self._write_buffer) and not self._closed:
+            view = memoryview(self._write_buffer)[self._write_pos:]
+            try:
+                try:
+                    n = self.write_to_fd(view)
+                finally:
+                    view.release()
+            except InterruptedError:
+                continue
+            except BlockingIOError:
+                break
+            except Exception as e:
+                if not _is_connreset(e):
+                    gen_log.warning("Write error on %s: %s", self._fileno_int(), e)
+                self.close(exc_info=e)
+                return
+            if not n:
+                break
+            self._write_pos += n
+            self._total_sent += n
+        if self._write_pos >= len(self._write_buffer):
+            self._write_buffer = bytearray()
+            self._write_pos = 0
+        elif self._write_pos > 65536 and self._write_pos * 2 > len(self._write_buffer):
+            del self._write_buffer[:self._write_pos]
+            self._write_pos = 0
+        while self._write_futures and self._write_futures[0][0] <= self._total_sent:
+            _, future = self._write_futures.popleft()
+            future_set_result_unless_cancelled(future, None)
+
+    # -- state ---------------------------------------------------------------
+
+    def set_close_callback(self, callback: Any) -> None:
+        """Call *callback* (no arguments) once the stream closes."""
+        self._close_callback = callback
+        self._update_io_state()
+
+    def close(self, exc_info: Any = False) -> None:
+        """Close the stream.
+
+        :arg exc_info: an exception (or ``True`` for the one being handled)
+            to keep in `error` as the reason for closing.
+        """
+        if self._closed:
+            return
+        if exc_info:
+            if isinstance(exc_info, tuple):
+                exc_info = exc_info[1]
+            elif not isinstance(exc_info, BaseException):
+                exc_info = sys.exc_info()[1]
+            if isinstance(exc_info, BaseException):
+                self.error = exc_info
+        self._closed = True
+        self._unregister()
+        try:
+            self.close_fd()
+        except OSError:
+            pass
+        self._signal_closed()
+
+    def _signal_closed(self) -> None:
+        if self._read_future is not None:
+            if self._read_kind == _R_CLOSE and not isinstance(self.error, StreamBufferFullError):
+                self._finish_read(len(self._read_buffer))
+            else:
+                try:
+                    pos = self._find_read_pos()
+                except UnsatisfiableReadError:
+                    pos = None
+                if pos is not None:
+                    self._finish_read(pos)
+                else:
+                    self._fail_read(StreamClosedError(real_error=self.error))
+        futures = [f for _, f in self._write_futures]
+        self._write_futures.clear()
+        if self._connect_future is not None:
+            futures.append(self._connect_future)
+            self._connect_future = None
+        for future in futures:
+            future_set_exception_unless_cancelled(future, StreamClosedError(real_error=self.error))
+            if not future.cancelled():
+                future.exception()  # mark as retrieved, as Tornado does
+        self._write_buffer = bytearray()
+        self._write_pos = 0
+        if self._close_callback is not None:
+            cb, self._close_callback = self._close_callback, None
+            self.io_loop.add_callback(cb)
+
+    def closed(self) -> bool:
+        """Return whether the stream is closed."""
+        return self._closed
+
+    def reading(self) -> bool:
+        """Return whether a read is pending."""
+        return self._read_future is not None
+
+    def writing(self) -> bool:
+        """Return whether data is waiting to be written."""
+        return self._write_pos < len(self._write_buffer)
+
+    def set_nodelay(self, value: bool) -> None:
+        """Set ``TCP_NODELAY`` where that means something (sockets)."""
+
+    def _check_closed(self) -> None:
+        if self._closed:
+            raise StreamClosedError(real_error=self.error)
+
+    def _fileno_int(self) -> int:
+        fd = self.fileno()
+        return fd if isinstance(fd, int) else fd.fileno()
+
+    # -- fd readiness --------------------------------------------------------
+
+    def _wants(self) -> tuple[bool, bool]:
+        """Return (want readable, want writable) for the current state."""
+        if self._closed:
+            return False, False
+        if self._connecting:
+            return False, True
+        want_write = self.writing()
+        want_read = self._read_future is not None or (
+            self._close_callback is not None and not self._read_buffer and not want_write)
+        return want_read, want_write
+
+    def _update_io_state(self) -> None:
+        if self._closed:
+            return
+        want_read, want_write = self._wants()
+        if want_read == self._reader_on and want_write == self._writer_on:
+            return
+        fd = self._fileno_int()
+        self._fd_registered = fd
+        if want_read and not self._reader_on:
+            self._loop.add_reader(fd, self._on_readable)
+        elif not want_read and self._reader_on:
+            self._loop.remove_reader(fd)
+        if want_write and not self._writer_on:
+            self._loop.add_writer(fd, self._on_writable)
+        elif not want_write and self._writer_on:
+            self._loop.remove_writer(fd)
+        self._reader_on, self._writer_on = want_read, want_write
+
+    def _unregister(self) -> None:
+        fd = self._fd_registered
+        if fd is None:
+            return
+        if self._reader_on:
+            self._loop.remove_reader(fd)
+        if self._writer_on:
+            self._loop.remove_writer(fd)
+        self._reader_on = self._writer_on = False
+        self._fd_registered = None
+
+    def _on_readable(self) -> None:
+        try:
+            if self._read_future is not None:
+                self._read_from_fd_until_satisfied()
+            else:
+                # Idle: watch for the peer closing (bounded by max_buffer_size).
+                self._read_chunk()
+        except Exception:
+            gen_log.error("Uncaught exception in stream read handler", exc_info=True)
+            self.close(exc_info=True)
+        self._update_io_state()
+
+    def _on_writable(self) -> None:
+        try:
+            if self._connecting:
+                self._handle_connect()
+            else:
+                self._handle_write()
+        except Exception:
+            gen_log.error("Uncaught exception in stream write handler", exc_info=True)
+            self.close(exc_info=True)
+        self._update_io_state()
+
+    def _handle_connect(self) -> None:
+        raise NotImplementedError()
+
+
+def _retrieve(future: Future[Any]) -> None:
+    """Mark a write future's exception as seen: callers often do not await writes."""
+    if not future.cancelled():
+        future.exception()
+
+
+class IOStream(BaseIOStream):
+    """A stream over a non-blocking socket.
+
+    The socket may be connected already (a server's accepted socket) or
+    not yet, in which case call `connect`::
+
+        stream = IOStream(socket.socket())
+        await stream.connect(("127.0.0.1", 8888))
+    """
+
+    def __init__(self, socket: socket.socket, *args: Any, **kwargs: Any) -> None:
+        self.socket = socket
+        self.socket.setblocking(False)
+        super().__init__(*args, **kwargs)
+
+    def fileno(self) -> socket.socket:
+        return self.socket
+
+    def _fileno_int(self) -> int:
+        return self.socket.fileno()
+
+    def close_fd(self) -> None:
+        self.socket.close()
+        self.socket = None  # type: ignore[assignment]
+
+    def get_fd_error(self) -> Exception | None:
+        err = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        return OSError(err, os.strerror(err)) if err else None
+
+    def read_from_fd(self, buf: bytearray | memoryview) -> int | None:
+        try:
+            return self.socket.recv_into(buf, len(buf))
+        except BlockingIOError:
+            return None
+
+    def write_to_fd(self, data: memoryview) -> int:
+        return self.socket.send(data)
+
+    def connect(self, address: Any, server_hostname: str | None = None) -> Future[IOStream]:
+        """Connect the (not yet connected) socket to *address*.
+
+        The future resolves to this stream once connected, or fails with
+        `StreamClosedError` (``real_error`` says why). Writes issued before
+        the connection completes are sent once it does.
+        """
+        self._connecting = True
+        future: Future[IOStream] = self._loop.create_future()
+        self._connect_future = future
+        try:
+            self.socket.connect(address)
+        except BlockingIOError:
+            pass
+        except OSError as e:
+            if e.errno not in _ERRNO_INPROGRESS:
+                gen_log.warning("Connect error on fd %s: %s", self._fileno_int(), e)
+                self.close(exc_info=e)
+                return future
+        self._update_io_state()
+        return future
+
+    def _handle_connect(self) -> None:
+        err = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            self.error = OSError(err, os.strerror(err))
+            self.close()
+            return
+        self._connecting = False
+        future, self._connect_future = self._connect_future, None
+        if future is not None:
+            future_set_result_unless_cancelled(future, self)
+        self._handle_write()
+
+    def set_nodelay(self, value: bool) -> None:
+        if self.socket is not None and self.socket.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if value else 0)
+            except OSError as e:
+                # The peer may have closed already (EINVAL on some systems).
+                if e.errno != errno.EINVAL and not _is_connreset(e):
+                    raise
+
+    def start_tls(
+        self,
+        server_side: bool,
+        ssl_options: dict[str, Any] | ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> Future[SSLIOStream]:
+        """Switch this connection to TLS and return a future `SSLIOStream`.
+
+        This stream must have no reads or writes pending and nothing
+        buffered; it is detached (not closed) and must not be used again.
+        The future resolves once the handshake has completed.
+        """
+        if (self._read_future is not None or self.writing() or self._connect_future is not None
+                or self._closed or self._read_buffer):
+            raise ValueError("IOStream is not idle; cannot convert to SSL")
+        if ssl_options is None:
+            ssl_options = (netutil._server_ssl_defaults() if server_side
+                           else netutil._client_ssl_defaults())
+        sock = self.socket
+        self._unregister()
+        self.socket = None  # type: ignore[assignment]
+        self._closed = True  # detached
+        self._close_callback = None
+        ssl_sock = netutil.ssl_wrap_socket(sock, ssl_options, server_hostname=server_hostname,
+                                           server_side=server_side,
+                                           do_handshake_on_connect=False)
+        new = SSLIOStream(ssl_sock, ssl_options=ssl_options,
+                          max_buffer_size=self.max_buffer_size,
+                          read_chunk_size=self.read_chunk_size,
+                          max_write_buffer_size=self.max_write_buffer_size)
+        new._server_hostname = server_hostname
+        future: Future[SSLIOStream] = self._loop.create_future()
+
+        def done(f: Future[Any]) -> None:
+            if future.done():
+                return
+            if f.cancelled():
+                future.cancel()
+            elif f.exception() is not None:
+                future.set_exception(f.exception())  # type: ignore[arg-type]
+            else:
+                future.set_result(new)
+
+        new.wait_for_handshake().add_done_callback(done)
+        # A caller that gives up (a timeout) must not leak the new stream.
+        future.add_done_callback(lambda f: new.close() if f.cancelled() else None)
+        return future
+
+
+class SSLIOStream(IOStream):
+    """An `IOStream` over TLS.
+
+    Give it an `ssl.SSLSocket` made with ``do_handshake_on_connect=False``,
+    or a plain socket plus ``ssl_options`` (wrapped on `connect`). Reads and
+    writes wait for the handshake; `wait_for_handshake` says when it is done.
+    """
+
+    socket: ssl.SSLSocket
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._ssl_options = kwargs.pop("ssl_options", netutil._client_ssl_defaults())
+        super().__init__(*args, **kwargs)
+        self._handshaking = True
+        self._handshake_reading = False
+        self._handshake_writing = False
+        self._handshake_future: Future[SSLIOStream] | None = None
+        self._server_hostname: str | None = None
+        try:
+            self.socket.getpeername()
+        except OSError:
+            pass
+        else:
+            # Already connected (a server's accepted socket): handshake now.
+            if isinstance(self.socket, ssl.SSLSocket):
+                self._start_handshake()
+
+    def _start_handshake(self) -> None:
+        self._handshake_reading = self._handshake_writing = False
+        self._do_handshake()
+        self._update_io_state()
+
+    def _do_handshake(self) -> None:
+        try:
+            self.socket.do_handshake()
+        except ssl.SSLWantReadError:
+            self._handshake_reading, self._handshake_writing = True, False
+            return
+        except ssl.SSLWantWriteError:
+            self._handshake_reading, self._handshake_writing = False, True
+            return
+        except (ssl.SSLError, ssl.CertificateError, OSError) as e:
+            if not _is_connreset(e) and not isinstance(e, ssl.SSLEOFError):
+                gen_log.warning("SSL error on %s: %s", self._fileno_int(), e)
+            self.close(exc_info=e)
+            return
+        self._handshaking = False
+        self._handshake_reading = self._handshake_writing = False
+        future, self._handshake_future = self._handshake_future, None
+        if future is not None:
+            future_set_result_unless_cancelled(future, self)
+        if self._read_future is not None:
+            self._try_inline_read()
+        self._handle_write()
+
+    def _wants(self) -> tuple[bool, bool]:
+        if not self._closed and not self._connecting and self._handshaking:
+            return self._handshake_reading, self._handshake_writing
+        return super()._wants()
+
+    def reading(self) -> bool:
+        return self._handshake_reading or super().reading()
+
+    def writing(self) -> bool:
+        return self._handshake_writing or super().writing()
+
+    def _on_readable(self) -> None:
+        if self._handshaking and not self._connecting:
+            self._do_handshake()
+            self._update_io_state()
+            return
+        super()._on_readable()
+
+    def _on_writable(self) -> None:
+        if self._handshaking and not self._connecting:
+            self._do_handshake()
+            self._update_io_state()
+            return
+        super()._on_writable()
+
+    def _try_inline_read(self) -> None:
+        if self._handshaking and not self._closed:
+            # Serve what is buffered; otherwise wait for the handshake.
+            try:
+                pos = self._find_read_pos()
+            except UnsatisfiableReadError as e:
+                self._fail_unsatisfiable(e)
+                return
+            if pos is not None:
+                self._finish_read(pos)
+            return
+        super()._try_inline_read()
+
+    def _handle_write(self) -> None:
+        if self._handshaking:
+            return
+        super()._handle_write()
+
+    def connect(self, address: Any, server_hostname: str | None = None) -> Future[SSLIOStream]:
+        """Connect, then do the TLS handshake; resolves once both are done."""
+        self._server_hostname = server_hostname
+        # Wrap after the TCP connection is up (see _handle_connect).
+        fut = super().connect(address)
+        handshake = self.wait_for_handshake()
+        fut.add_done_callback(_retrieve)
+        return handshake
+
+    def _handle_connect(self) -> None:
+        err = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            self.error = OSError(err, os.strerror(err))
+            self.close()
+            return
+        self._connecting = False
+        fut, self._connect_future = self._connect_future, None
+        if not isinstance(self.socket, ssl.SSLSocket):
+            plain = self.socket
+            try:
+                self.socket = netutil.ssl_wrap_socket(  # type: ignore[assignment]
+                    plain, self._ssl_options, server_hostname=self._server_hostname,
+                    do_handshake_on_connect=False, server_side=False)
+            except Exception as e:
+                self.socket = plain  # type: ignore[assignment]
+                self.close(exc_info=e)
+                return
+        if fut is not None:
+            future_set_result_unless_cancelled(fut, self)
+        self._start_handshake()
+
+    def wait_for_handshake(self) -> Future[SSLIOStream]:
+        """Return a future resolved (to this stream) once the TLS handshake is done.
+
+        If the handshake fails, the future fails with the error that closed
+        the stream (an `ssl.SSLError`, for instance).
+        """
+        if self._handshake_future is not None:
+            raise RuntimeError("Already waiting")
+        future: Future[SSLIOStream] = self._loop.create_future()
+        if self._closed:
+            future.set_exception(StreamClosedError(real_error=self.error))
+            future.exception()
+        elif not self._handshaking:
+            future.set_result(self)
+        else:
+            self._handshake_future = future
+        return future
+
+    def _signal_closed(self) -> None:
+        future, self._handshake_future = self._handshake_future, None
+        super()._signal_closed()
+        if future is not None and not future.done():
+            # As in Tornado, a failed handshake reports the real error
+            # (typically an ssl.SSLError), not StreamClosedError.
+            future.set_exception(self.error if self.error is not None else StreamClosedError())
+            future.exception()
+
+    def read_from_fd(self, buf: bytearray | memoryview) -> int | None:
+        if self._handshaking:
+            return None
+        try:
+            return self.socket.recv_into(buf, len(buf))
+        except ssl.SSLWantReadError:
+            return None
+        except ssl.SSLWantWriteError:
+            return None
+        except ssl.SSLEOFError:
+            return 0  # the peer closed without close_notify: treat as EOF
+        except BlockingIOError:
+            return None
+
+    def write_to_fd(self, data: memoryview) -> int:
+        try:
+            return self.socket.send(data)
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            return 0
+
+    def close_fd(self) -> None:
+        sock = self.socket
+        if sock is not None:
+            sock.close()
+        self.socket = None  # type: ignore[assignment]
+
+    def set_nodelay(self, value: bool) -> None:
+        super().set_nodelay(value)
+
+
+class PipeIOStream(BaseIOStream):
+    """A stream over a pipe (or any fd that ``os.read``/``os.write`` can use).
+
+    The fd is made non-blocking and is closed with the stream::
+
+        r, w = os.pipe()
+        reader, writer = PipeIOStream(r), PipeIOStream(w)
+        await writer.write(b"hello\\n")
+        line = await reader.read_until(b"\\n")
+    """
+
+    def __init__(self, fd: int, *args: Any, **kwargs: Any) -> None:
+        self.fd = fd
+        os.set_blocking(fd, False)
+        super().__init__(*args, **kwargs)
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def _fileno_int(self) -> int:
+        return self.fd
+
+    def close_fd(self) -> None:
+        os.close(self.fd)
+
+    def write_to_fd(self, data: memoryview) -> int:
+        try:
+            return os.write(self.fd, data)
+        except BlockingIOError:
+            return 0
+
+    def read_from_fd(self, buf: bytearray | memoryview) -> int | None:
+        try:
+            return os.readv(self.fd, [buf])
+        except BlockingIOError:
+            return None
+
