@@ -16,13 +16,19 @@ starts a server::
     # 3. sockets made elsewhere (systemd socket activation, tests)
     server.add_sockets(netutil.bind_sockets(8888))
 
-Subclasses say how to speak on an accepted connection by returning an asyncio
-protocol from :meth:`TCPServer._make_protocol`; :class:`~embedtornado.httpserver.HTTPServer`
-returns the HTTP/1.1 protocol.
+Subclasses say how to speak on an accepted connection by overriding
+:meth:`TCPServer.handle_stream`, as in Tornado (each connection arrives as an
+`.IOStream`)::
 
-.. note:: embedtornado differs from Tornado 6.6.1: connections are served by
-   asyncio protocols, not ``IOStream``; overriding ``handle_stream`` needs the
-   ``IOStream`` class, which a later issue provides.
+    class EchoServer(TCPServer):
+        async def handle_stream(self, stream, address):
+            while True:
+                line = await stream.read_until(b"\\n", max_bytes=65536)
+                await stream.write(line)
+
+.. note:: embedtornado differs from Tornado 6.6.1: :class:`~embedtornado.httpserver.HTTPServer`
+   does not use ``IOStream``; it returns an asyncio protocol from
+   :meth:`TCPServer._make_protocol` and is fed straight from the event loop.
 """
 
 from __future__ import annotations
@@ -123,6 +129,9 @@ class TCPServer:
         self._handlers[sock.fileno()] = netutil.add_accept_handler(sock, self._on_accept)
 
     def _on_accept(self, conn: socket.socket, address: Any) -> None:
+        if type(self).handle_stream is not TCPServer.handle_stream:
+            self._accept_stream(conn, address)
+            return
         loop = IOLoop.current().asyncio_loop
         kwargs: dict[str, Any] = {}
         if self._ssl_context is not None:
@@ -143,13 +152,59 @@ class TCPServer:
     def _make_protocol(self) -> asyncio.BaseProtocol:
         """Return the protocol for one new connection (subclasses override)."""
         raise NotImplementedError(
-            "TCPServer subclasses must override _make_protocol; handle_stream needs "
-            "IOStream, which embedtornado does not provide yet"
-        )
+            "TCPServer subclasses must override handle_stream (or _make_protocol)")
 
     def handle_stream(self, stream: Any, address: Any) -> Any:
-        """Tornado's per-connection hook for IOStream-based servers (not available yet)."""
+        """Serve one new connection, given as an `.IOStream`, as in Tornado.
+
+        Subclasses override this; it may be a coroutine. For TLS servers the
+        stream is an `.SSLIOStream` whose handshake may still be running
+        (reads and writes wait for it). Servers that override it get streams;
+        `.HTTPServer` keeps its faster asyncio-protocol path.
+
+        .. note:: embedtornado differs from Tornado 6.6.1: when the coroutine
+           fails, the stream is closed (Tornado leaves it open) and the error
+           is logged on ``embedtornado.application``, except
+           `.StreamClosedError`, which only means the peer left.
+        """
         raise NotImplementedError()
+
+    def _accept_stream(self, conn: socket.socket, address: Any) -> None:
+        from embedtornado.iostream import IOStream, SSLIOStream, StreamClosedError
+
+        stream: IOStream
+        try:
+            if self._ssl_context is not None:
+                conn = netutil.ssl_wrap_socket(conn, self._ssl_context, server_side=True,
+                                               do_handshake_on_connect=False)
+                stream = SSLIOStream(conn, max_buffer_size=self.max_buffer_size,
+                                     read_chunk_size=self.read_chunk_size)
+            else:
+                stream = IOStream(conn, max_buffer_size=self.max_buffer_size,
+                                  read_chunk_size=self.read_chunk_size)
+        except (OSError, ssl.SSLError) as e:  # the peer may already be gone
+            from embedtornado.log import gen_log
+
+            gen_log.info("Could not set up a connection: %s", e)
+            conn.close()
+            return
+        result = self.handle_stream(stream, address)
+        if result is not None:
+            future = asyncio.ensure_future(result)
+
+            def check(f: asyncio.Future[Any]) -> None:
+                if f.cancelled() or f.exception() is None:
+                    return
+                exc = f.exception()
+                from embedtornado.log import app_log
+
+                # Close the connection, so a failing handler does not leak it.
+                stream.close()
+                if isinstance(exc, StreamClosedError):
+                    return  # the client went away mid-conversation
+                app_log.error("Exception in handle_stream", exc_info=exc)
+
+            future.add_done_callback(check)
 
     def stop(self) -> None:
         """Stop listening. Connections in progress continue."""
