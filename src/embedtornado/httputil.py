@@ -537,6 +537,12 @@ def _deprecated(message: str) -> None:
     warnings.warn(message, DeprecationWarning, stacklevel=3)
 
 
+#: Host header values already found valid -> their ``host_name`` (bounded:
+#: a peer can send any number of distinct values).
+_valid_host_names: dict[str, str] = {}
+_MAX_VALID_HOST_NAMES = 256
+
+
 class HTTPServerRequest:
     """One HTTP request, as the server hands it to the application.
 
@@ -618,20 +624,38 @@ class HTTPServerRequest:
         self.remote_ip = getattr(context, "remote_ip", None)
         self.protocol = getattr(context, "protocol", "http")
 
-        host_values = self.headers.get("Host")
+        headers = self.headers
+        if type(headers) is HTTPHeaders:
+            # What headers.get("Host") does, without the call (the name is normalised).
+            values = headers._as_list.get("Host")
+            if values is None:
+                host_values = None
+            elif len(values) == 1:
+                host_values = values[0]
+            else:
+                host_values = headers["Host"]
+        else:
+            host_values = headers.get("Host")
         if host_values is None:
             if self.version != "HTTP/1.0":
                 raise HTTPInputError("Missing Host header")
             host_values = "127.0.0.1"  # HTTP/1.0 does not require Host
         self.host: str = host_values
-        if not _ABNF.host.fullmatch(self.host):
-            raise HTTPInputError(f"Invalid Host header: {self.host!r}")
-        if "," in self.host:
-            # RFC 9112 section 3.2: more than one Host is a 400. A proxy may
-            # have joined several into one comma-separated value, and DNS
-            # names never contain commas, so any comma counts.
-            raise HTTPInputError(f"Multiple host headers not allowed: {self.host!r}")
-        self.host_name = split_host_and_port(self.host.lower())[0]
+        # NOTE(embedtornado): a server sees few distinct Host values; the
+        # checks and the split below are remembered for the valid ones.
+        host_name = _valid_host_names.get(host_values) if type(host_values) is str else None
+        if host_name is None:
+            if not _ABNF.host.fullmatch(self.host):
+                raise HTTPInputError(f"Invalid Host header: {self.host!r}")
+            if "," in self.host:
+                # RFC 9112 section 3.2: more than one Host is a 400. A proxy may
+                # have joined several into one comma-separated value, and DNS
+                # names never contain commas, so any comma counts.
+                raise HTTPInputError(f"Multiple host headers not allowed: {self.host!r}")
+            host_name = split_host_and_port(self.host.lower())[0]
+            if type(host_values) is str and len(_valid_host_names) < _MAX_VALID_HOST_NAMES:
+                _valid_host_names[host_values] = host_name
+        self.host_name = host_name
         self.files = files or {}
         self.connection = connection
         self.server_connection = server_connection

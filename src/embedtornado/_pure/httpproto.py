@@ -100,6 +100,27 @@ _malformed_log = _RateLimitedLog(gen_log, logging.INFO)
 _timeout_log = _RateLimitedLog(gen_log, logging.INFO)
 
 
+#: Encoded status lines by (code, reason): a server sends few distinct ones.
+_status_lines: dict[tuple[int, str], bytes] = {}
+_MAX_STATUS_LINES = 256
+
+
+def _status_line(code: int, reason: str) -> bytes:
+    """``HTTP/1.1 <code> <reason>\\r\\n`` in UTF-8 (as Tornado writes it); ValueError on CR/LF."""
+    key = (code, reason)
+    try:
+        return _status_lines[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable reason, checked below
+        pass
+    status = ("HTTP/1.1 %d %s\r\n" % (code, reason)).encode("utf-8")
+    if status.count(b"\r") != 1 or status.count(b"\n") != 1:
+        raise ValueError("Illegal characters (CR or LF) in status line: %r" % status)
+    if (type(code) is int and type(reason) is str
+            and len(_status_lines) < _MAX_STATUS_LINES):
+        _status_lines[key] = status
+    return status
+
+
 def _error_response(code: int, reason: str) -> bytes:
     return ("HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             % (code, reason)).encode("latin-1")
@@ -140,45 +161,65 @@ class HTTP1Connection:
         http11 = self._version == "HTTP/1.1"
         method = self._method
         bodyless = method == "HEAD" or code in _NO_BODY_STATUSES or code < 200
+        # An exact HTTPHeaders (what RequestHandler sends) is read and changed
+        # through its name -> values dict: the names below are normalised
+        # already, so this is what the mapping methods would do, minus the calls.
+        as_list = headers._as_list if type(headers) is HTTPHeaders else None
+        fields = headers if as_list is None else as_list
+        has_length = "Content-Length" in fields
         self._chunking_output = (
             http11
             and not bodyless
-            and "Content-Length" not in headers
-            and "Transfer-Encoding" not in headers
+            and not has_length
+            and "Transfer-Encoding" not in fields
         )
         if bodyless:
             self._expected_content_remaining = 0
-        elif "Content-Length" in headers:
-            self._expected_content_remaining = int(headers["Content-Length"])
+        elif has_length:
+            values = as_list.get("Content-Length") if as_list is not None else None
+            if values is not None and len(values) == 1:
+                self._expected_content_remaining = int(values[0])
+            else:
+                self._expected_content_remaining = int(headers["Content-Length"])
         else:
             self._expected_content_remaining = None
             if not self._chunking_output:
                 # The body ends when the connection does.
                 self._disconnect_on_finish = True
+        connection_value = None
         if http11:
             if self._disconnect_on_finish:
-                headers["Connection"] = "close"
+                connection_value = "close"
         elif not self._disconnect_on_finish:
-            headers["Connection"] = "Keep-Alive"
+            connection_value = "Keep-Alive"
+        if connection_value is not None:
+            if as_list is None:
+                headers["Connection"] = connection_value
+            else:
+                as_list["Connection"] = [connection_value]
+                headers._combined_cache.pop("Connection", None)
         if self._chunking_output:
-            headers["Transfer-Encoding"] = "chunked"
-        # The status line is UTF-8 (as Tornado writes it), the fields latin-1.
-        status = ("HTTP/1.1 %d %s\r\n" % (code, start_line.reason)).encode("utf-8")
+            if as_list is None:
+                headers["Transfer-Encoding"] = "chunked"
+            else:
+                as_list["Transfer-Encoding"] = ["chunked"]
+                headers._combined_cache.pop("Transfer-Encoding", None)
+        status = _status_line(code, start_line.reason)
+        # One join over name, ": ", value, CRLF, ... builds the block in one pass.
         parts = []
         n = 0
-        if type(headers) is HTTPHeaders:
-            for name, values in headers._as_list.items():
+        if as_list is not None:
+            for name, values in as_list.items():
                 for v in values:
-                    parts.append(name + ": " + v + "\r\n")
+                    parts += (name, ": ", v, "\r\n")
                     n += 1
         else:
             for name, v in headers.get_all():
-                parts.append(name + ": " + v + "\r\n")
+                parts += (name, ": ", v, "\r\n")
                 n += 1
         parts.append("\r\n")
         block = "".join(parts)
-        if (block.count("\r") != n + 1 or block.count("\n") != n + 1
-                or status.count(b"\r") != 1 or status.count(b"\n") != 1):
+        if block.count("\r") != n + 1 or block.count("\n") != n + 1:
             raise ValueError("Illegal characters (CR or LF) in header: %r" % block)
         data = status + block.encode("latin-1")
         if chunk:
@@ -236,6 +277,45 @@ class HTTP1Connection:
         """Take the connection away from HTTP (WebSocket); returns the transport."""
         return self._proto._detach()
 
+    def upgrade(self, protocol: asyncio.BaseProtocol) -> None:
+        """Hand the connection to *protocol*: it leaves HTTP (WebSocket after a 101).
+
+        The contract, which every server protocol twin keeps:
+
+        1. Call it after the response (the 101) was written with
+           ``write_headers``/``finish``; those bytes are already queued on
+           the transport, ahead of anything *protocol* writes.
+        2. HTTP processing stops for good: timers are cancelled, no
+           delegate is called again, nothing more is parsed, and the server
+           forgets the connection (its ``on_close`` is called now, so
+           ``close_all_connections`` does not wait for upgraded ones).
+        3. ``transport.set_protocol(protocol)``, then
+           ``protocol.connection_made(transport)``, then
+           ``protocol.pause_writing()`` if the transport's write buffer is
+           above its high-water mark, then -- if the peer sent bytes after
+           the request that HTTP had received but not parsed -- exactly one
+           ``protocol.data_received(leftover)`` with all of them, in order.
+        4. Reading is resumed if HTTP had paused it. From then on every
+           transport event (data, EOF, ``connection_lost``) goes to *protocol*;
+           the HTTP side never touches the transport again.
+
+        ``detach()`` (Tornado's API) still returns the bare transport for
+        callers that manage it themselves; unparsed bytes are lost there.
+        """
+        proto = self._proto
+        paused_reading = proto._reading_paused
+        paused_writing = proto._writing_paused
+        transport = proto._detach()
+        leftover = proto._parser.take_buffer()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        if paused_writing:
+            protocol.pause_writing()  # type: ignore[attr-defined]
+        if leftover:
+            protocol.data_received(leftover)  # type: ignore[attr-defined]
+        if paused_reading and not transport.is_closing():
+            transport.resume_reading()
+
     @property
     def stream(self) -> Any:
         """The underlying transport (Tornado returns its IOStream here)."""
@@ -255,8 +335,11 @@ class HTTP1Connection:
                 app_log.error("Exception in close callback", exc_info=True)
 
 
-class HTTP1ServerProtocol(asyncio.Protocol):
+class HTTP1ServerProtocol:
     """The server side of one HTTP/1.x connection (Tornado's ``HTTP1ServerConnection``).
+
+    An asyncio protocol by its methods (it does not derive from `asyncio.Protocol`,
+    because the compiled build makes it an extension type).
 
     :arg server: the ``HTTPServerConnectionDelegate`` (``start_request``, ``on_close``).
     :arg params: an ``HTTP1ConnectionParameters``.
@@ -588,11 +671,19 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._close()
 
     def _detach(self) -> Any:
+        if self._detached:
+            return self.transport
         self._detached = True
         self._closing = True
+        self._request = None
+        self._delegate = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        try:
+            self._server.on_close(self)
+        except Exception:
+            app_log.error("Uncaught exception in on_close", exc_info=True)
         return self.transport
 
     # --- timeouts -----------------------------------------------------------------

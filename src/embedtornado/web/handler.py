@@ -116,6 +116,13 @@ _ETAG_LIST_RE = re.compile(rb'\*|(?:W/)?"[^"]*"')
 
 _UNSET: Any = object()
 
+# NOTE(embedtornado): the default Etag of a small body that is sent again and
+# again (a fixed page, a status document) is taken from here instead of being
+# hashed each time; bounded in entries and body size.
+_small_body_etags: dict[bytes, str] = {}
+_ETAG_CACHE_SIZE = 256
+_ETAG_CACHE_BODY = 512
+
 
 class RequestHandler(SecurityMixin):
     """Base class for the handlers of an `Application`.
@@ -767,12 +774,19 @@ class RequestHandler(SecurityMixin):
         if status == 200 and "Etag" not in as_list and self.request.method in ("GET", "HEAD"):
             buf = self._write_buffer
             if len(buf) == 1:
-                hasher = hashlib.sha1(buf[0])
+                body = buf[0]
+                small = type(body) is bytes and len(body) <= _ETAG_CACHE_BODY
+                etag = _small_body_etags.get(body) if small else None
+                if etag is None:
+                    etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+                    if small and len(_small_body_etags) < _ETAG_CACHE_SIZE:
+                        _small_body_etags[body] = etag
             else:
                 hasher = hashlib.sha1()
                 for part in buf:
                     hasher.update(part)
-            as_list["Etag"] = ['"' + hasher.hexdigest() + '"']
+                etag = '"' + hasher.hexdigest() + '"'
+            as_list["Etag"] = [etag]
             request_headers = self.request.headers
             if "If-None-Match" in (
                 request_headers._as_list if type(request_headers) is HTTPHeaders
