@@ -12,9 +12,9 @@ import re
 
 import pytest
 import tornado.locks
-from test_gen import both, run_ours
 
 from embedtornado import locks
+from test_gen import both, run_ours
 
 SHORT = datetime.timedelta(seconds=0.01)
 LONG = datetime.timedelta(seconds=60)

@@ -8,10 +8,10 @@ import re
 
 import pytest
 import tornado.queues
-from test_gen import both, run_ours
 
 from embedtornado import queues
 from embedtornado.queues import LifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull
+from test_gen import both, run_ours
 
 SHORT = datetime.timedelta(seconds=0.01)
 LONG = datetime.timedelta(seconds=60)

@@ -330,7 +330,7 @@ def test_client_leaving_calls_on_connection_close_without_cancelling(dual: Dual,
         state = STATE[web]
 
         async def go(state=state, connect=connect):
-            reader, writer = await connect()
+            _, writer = await connect()
             writer.write(req("GET", "/slow"))
             await asyncio.wait_for(state["started"].wait(), 10)
             writer.close()
@@ -358,7 +358,7 @@ def test_handler_stopping_its_work_on_connection_close(dual: Dual, quiet_logs, e
         state["finished"].clear()
 
         async def go(state=state, connect=connect):
-            reader, writer = await connect()
+            _, writer = await connect()
             writer.write(req("GET", "/cancellable" + ("?escape=1" if escape else "")))
             await asyncio.wait_for(state["started"].wait(), 10)
             writer.close()

@@ -22,13 +22,13 @@ import tornado.gen
 import tornado.iostream
 import tornado.locks
 import tornado.web
-from rawhttp import ServerHarness, read_response
 from webtools import Dual, LogCapture, dual_harness, events, record, req
 
 import embedtornado.gen
 import embedtornado.iostream
 import embedtornado.locks
 import embedtornado.web
+from rawhttp import ServerHarness, read_response
 
 CHUNK = 64 * 1024
 UPLOAD = 12 * 1024 * 1024
@@ -282,7 +282,7 @@ def test_client_leaving_mid_upload(dual: Dual, quiet_logs):
         state["started"].clear()
 
         async def go(connect=connect, state=state):
-            reader, writer = await connect()
+            _, writer = await connect()
             writer.write(req("POST", "/abandoned", {"Content-Length": "1000000"}) + b"a" * 1000)
             await asyncio.wait_for(state["started"].wait(), 10)
             writer.close()
