@@ -58,10 +58,7 @@ def open_for_app(app: Any, path: str | os.PathLike[str] | None = None, *,
         if plan:
             db.migrate_blocking(plan)
     except BaseException:
-        db._engine.stop_nowait()
-        for t in db._engine.threads:
-            t.join()
-        db._closing = db._closed = True
+        db.close_blocking()
         raise
     app.db = db
     settings = getattr(app, "settings", None)

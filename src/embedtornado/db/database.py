@@ -495,6 +495,30 @@ class Database:
             await asyncio.wrap_future(exited)
         self._closed = True
 
+    def close_blocking(self, timeout: float | None = None) -> None:
+        """`close` for code with no running loop (start-up failures, shutdown, scripts).
+
+        Waits in the calling thread; *timeout* bounds the wait for calls in
+        progress (`TimeoutError` if they do not finish; the database is then
+        still closing).
+        """
+        if self._tx.get() is not None:
+            raise TransactionError("close_blocking() called inside a transaction")
+        idle: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self._lock:
+            self._closing = True
+            if self._active:
+                self._idle_waiters.append(idle)
+            else:
+                idle.set_result(None)
+        for ch in list(self._iters):
+            ch.stop()
+        idle.result(timeout)
+        self._engine.stop_nowait()
+        for t in self._engine.threads:
+            t.join(timeout)
+        self._closed = True
+
     def __del__(self) -> None:
         if getattr(self, "_closing", True):
             return

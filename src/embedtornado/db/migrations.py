@@ -26,8 +26,10 @@ What happens:
   and semicolons inside strings are fine). If any statement fails, the whole
   call is rolled back, the database is exactly as it was before the call, and
   `.MigrationError` names the file, the line and the statement.
-- Foreign keys are checked at ``COMMIT`` (``PRAGMA defer_foreign_keys``), so a
-  migration can rebuild a table that others reference.
+- Foreign keys are switched off while migrations run, and checked as a whole
+  (``PRAGMA foreign_key_check``) before ``COMMIT``: a migration can rebuild a
+  table that others reference (SQLite's "12-step" ``ALTER TABLE`` recipe), and
+  a violation left at the end fails the call like a failing statement.
 - A database whose recorded version is newer than the newest file (software
   downgraded) and a new file numbered below an applied one (a merge gone wrong)
   are errors, not silently ignored.
@@ -180,13 +182,24 @@ def apply(conn: sqlite3.Connection, plan: list[tuple[str, MigrationSource]]) -> 
             raise ValueError(f"a migration namespace must be a non-empty str, not {namespace!r}")
         loaded.append((namespace, load_migrations(source, namespace)))
     done: list[str] = []
+    conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction, so before BEGIN
+    try:
+        _apply_loaded(conn, loaded, done)
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+    if done:
+        gen_log.info("applied migrations: %s", ", ".join(done))
+    return done
+
+
+def _apply_loaded(conn: sqlite3.Connection, loaded: list[tuple[str, list[Migration]]],
+                  done: list[str]) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ("
                      "namespace TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, "
                      "checksum TEXT NOT NULL, applied_at REAL NOT NULL, "
                      "PRIMARY KEY (namespace, version))")
-        conn.execute("PRAGMA defer_foreign_keys = ON")
         last = None
         for namespace, migrations in loaded:
             applied = {row[0]: (row[1], row[2]) for row in conn.execute(
@@ -218,18 +231,21 @@ def apply(conn: sqlite3.Connection, plan: list[tuple[str, MigrationSource]]) -> 
                               time.time()))
                 done.append(f"{namespace}/{mig.name}")
                 last = (namespace, mig.name)
+        ns, name = last if last else ("", None)
+        if last is not None:
+            bad = conn.execute("PRAGMA foreign_key_check").fetchmany(5)
+            if bad:
+                shown = "; ".join(f"{r[0]} rowid {r[1]} -> {r[2]}" for r in bad)
+                raise MigrationError(f"foreign key violations after the migrations: {shown}",
+                                     namespace=ns, source=name)
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            ns, name = last if last else ("", None)
             raise MigrationError(f"COMMIT failed: {exc}", namespace=ns, source=name) from exc
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    if done:
-        gen_log.info("applied migrations: %s", ", ".join(done))
-    return done
 
 
 def _run_one(conn: sqlite3.Connection, namespace: str, mig: Migration) -> None:
