@@ -221,6 +221,64 @@ def test_exceptions_propagate_and_can_be_caught():
     assert both(scenario) == [("KeyError('k')", "yielded unknown object 42"), "ValueError('v')"]
 
 
+def test_exception_context_is_not_leaked_between_resumptions():
+    def scenario(g):
+        @g.coroutine
+        def failing():
+            yield g.sleep(0)
+            raise KeyError("inner")
+
+        @g.coroutine
+        def reraises():
+            try:
+                yield failing()
+            except KeyError:
+                raise ValueError("in handler")
+
+        @g.coroutine
+        def raises_later():
+            try:
+                yield failing()
+            except KeyError:
+                pass
+            yield g.sleep(0)
+            raise ValueError("after")
+
+        async def main():
+            out = []
+            for coro in (reraises, raises_later):
+                try:
+                    await coro()
+                except ValueError as e:
+                    out.append((str(e), type(e.__context__).__name__))
+            return out
+
+        return main()
+
+    # Raised inside the except clause: chained to the KeyError. Raised
+    # after it: no stray context from the runner.
+    assert both(scenario) == [("in handler", "KeyError"), ("after", "NoneType")]
+
+
+def test_all_done_yields_finish_during_the_call():
+    def scenario(g):
+        @g.coroutine
+        def coro():
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(2)
+            a = yield done
+            b = yield [done, g.maybe_future(3)]
+            return a + sum(b)
+
+        async def main():
+            f = coro()
+            return f.done(), await f
+
+        return main()
+
+    assert both(scenario) == (True, 7)
+
+
 def test_uncaught_bad_yield_fails_the_future():
     def scenario(g):
         @g.coroutine
