@@ -1,31 +1,18 @@
-"""``embedtornado`` console script and ``python -m embedtornado``.
+"""``embedtornado`` console script and ``python -m embedtornado``: the appliance daemon.
 
-The appliance daemon is built by a later issue; for now this prints the
-version and which compiled modules are live.
+See `embedtornado.daemon.cli` and ``docs/daemon.md``.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-
-import embedtornado
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="embedtornado",
-        description="embedtornado: a Tornado-compatible HTTP server for appliances.",
-    )
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
-    args = parser.parse_args(argv)
-    if args.version:
-        live = ", ".join(f"{k}={v}" for k, v in embedtornado.speedups().items())
-        print(f"embedtornado {embedtornado.version} (Tornado API {embedtornado.tornado_version};"
-              f" {live})")
-        return 0
-    parser.print_help()
-    return 0
+    """Run the daemon (`embedtornado.daemon.cli.main`)."""
+    from embedtornado.daemon.cli import main as daemon_main
+
+    return daemon_main(argv)
 
 
 if __name__ == "__main__":
