@@ -1,0 +1,616 @@
+"""The default `.AsyncHTTPClient`: HTTP/1.1 over `.IOStream`, in pure Python.
+
+It is chosen automatically; to tune it::
+
+    AsyncHTTPClient.configure(None, max_clients=50, max_body_size=10 << 20)
+
+What it does:
+
+* at most ``max_clients`` requests run at once; the others wait in a queue
+  (and fail with a 599 `HTTPTimeoutError` if their timeout passes there);
+* connections are kept alive and reused for the next request to the same
+  scheme, host and port (``max_clients`` idle ones at most, each for at
+  most 60 seconds); a request that finds its reused connection already
+  closed by the server, before any byte of the response arrived, is retried
+  once on a new connection if its method is idempotent;
+* responses are parsed by `embedtornado._responseparse.ResponseParser`
+  (strict, bounded by ``max_header_size`` and ``max_body_size``);
+* ``https`` goes through the standard `ssl` module (``validate_cert``,
+  ``ca_certs``, ``client_cert``/``client_key`` or ``ssl_options``).
+
+.. note:: embedtornado differs from Tornado 6.6.1: Tornado's simple client
+   sends ``Connection: close`` and never reuses a connection; this one
+   reuses them. Proxies are not supported (as in Tornado's simple client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import copy
+import functools
+import inspect
+import re
+import socket
+import ssl
+import time
+import urllib.parse
+from io import BytesIO
+from typing import Any, Callable
+
+from embedtornado import _version, httputil
+from embedtornado._responseparse import ResponseParser
+from embedtornado.httpclient import (
+    AsyncHTTPClient,
+    HTTPClientError,
+    HTTPRequest,
+    HTTPResponse,
+    _RequestProxy,
+)
+from embedtornado.iostream import IOStream, StreamClosedError
+from embedtornado.log import gen_log
+from embedtornado.netutil import OverrideResolver, Resolver, _client_ssl_defaults
+from embedtornado.tcpclient import TCPClient
+from embedtornado.util import TimeoutError
+
+__all__ = ["HTTPStreamClosedError", "HTTPTimeoutError", "SimpleAsyncHTTPClient"]
+
+_SUPPORTED_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}
+_IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"}
+_REDIRECT_CODES = (301, 302, 303, 307, 308)
+_IDLE_TIMEOUT = 60.0
+_READ_CHUNK = 65536
+_DEFAULT_MAX_HEADER_SIZE = 65536
+_CTL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class HTTPTimeoutError(HTTPClientError):
+    """The request timed out (code 599); the message says in which phase."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(599, message=message)
+
+    def __str__(self) -> str:
+        return self.message or "Timeout"
+
+
+class HTTPStreamClosedError(HTTPClientError):
+    """The connection closed before the response was complete (code 599)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(599, message=message)
+
+    def __str__(self) -> str:
+        return self.message or "Stream closed"
+
+
+class _Idle:
+    __slots__ = ("stream", "since")
+
+    def __init__(self, stream: IOStream, since: float) -> None:
+        self.stream = stream
+        self.since = since
+
+
+class SimpleAsyncHTTPClient(AsyncHTTPClient):
+    """The default HTTP client (see the module docstring).
+
+    :arg max_clients: how many requests may run at once (others queue).
+    :arg hostname_mapping: ``{"name": "other name or IP"}`` used instead of
+        DNS for those names (for tests).
+    :arg max_buffer_size: the most bytes the connection's stream buffers.
+    :arg resolver: the `.Resolver` (default: a new one).
+    :arg defaults: default `.HTTPRequest` fields.
+    :arg max_header_size: the most bytes of a response head (64 KiB).
+    :arg max_body_size: the most bytes of a response body (default:
+        *max_buffer_size*); with gzip, of the decoded body.
+    """
+
+    def initialize(  # type: ignore[override]
+        self,
+        max_clients: int = 10,
+        hostname_mapping: dict[str, str] | None = None,
+        max_buffer_size: int = 104857600,
+        resolver: Resolver | None = None,
+        defaults: dict[str, Any] | None = None,
+        max_header_size: int | None = None,
+        max_body_size: int | None = None,
+    ) -> None:
+        super().initialize(defaults=defaults)
+        self.max_clients = max_clients
+        self.queue: collections.deque[tuple[object, HTTPRequest, Callable[..., None]]] = (
+            collections.deque())
+        self.active: dict[object, tuple[HTTPRequest, Callable[..., None]]] = {}
+        self.waiting: dict[object, tuple[HTTPRequest, Callable[..., None], Any]] = {}
+        self.max_buffer_size = max_buffer_size
+        self.max_header_size = max_header_size or _DEFAULT_MAX_HEADER_SIZE
+        self.max_body_size = max_body_size or max_buffer_size
+        if resolver:
+            self.resolver = resolver
+            self.own_resolver = False
+        else:
+            self.resolver = Resolver()
+            self.own_resolver = True
+        if hostname_mapping is not None:
+            self.resolver = OverrideResolver(resolver=self.resolver, mapping=hostname_mapping)
+        self.tcp_client = TCPClient(resolver=self.resolver)
+        # Idle keep-alive connections, newest last, per connection key.
+        self._idle: dict[tuple[Any, ...], list[_Idle]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def close(self) -> None:
+        super().close()
+        for idle in self._idle.values():
+            for entry in idle:
+                entry.stream.close()
+        self._idle.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        if self.own_resolver:
+            self.resolver.close()
+        self.tcp_client.close()
+
+    def fetch_impl(self, request: HTTPRequest, callback: Callable[[HTTPResponse], None]) -> None:
+        key = object()
+        self.queue.append((key, request, callback))
+        assert request.connect_timeout is not None
+        assert request.request_timeout is not None
+        timeout_handle = None
+        if len(self.active) >= self.max_clients:
+            timeout = min(request.connect_timeout, request.request_timeout) or None
+            if timeout:
+                timeout_handle = self.io_loop.add_timeout(
+                    self.io_loop.time() + timeout,
+                    functools.partial(self._on_timeout, key, "in request queue"))
+        self.waiting[key] = (request, callback, timeout_handle)
+        self._process_queue()
+        if self.queue:
+            gen_log.debug("max_clients limit reached, request queued. %d active, %d queued "
+                          "requests.", len(self.active), len(self.queue))
+
+    def _process_queue(self) -> None:
+        while self.queue and len(self.active) < self.max_clients:
+            key, request, callback = self.queue.popleft()
+            if key not in self.waiting:
+                continue
+            self._remove_timeout(key)
+            self.active[key] = (request, callback)
+            release_callback = functools.partial(self._release_fetch, key)
+            self._handle_request(request, release_callback, callback)
+
+    def _handle_request(self, request: HTTPRequest, release_callback: Callable[[], None],
+                        final_callback: Callable[[HTTPResponse], None]) -> None:
+        conn = _HTTPConnection(self, request, release_callback, final_callback)
+        task = self.io_loop.asyncio_loop.create_task(conn.run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _release_fetch(self, key: object) -> None:
+        del self.active[key]
+        self._process_queue()
+
+    def _remove_timeout(self, key: object) -> None:
+        if key in self.waiting:
+            request, callback, timeout_handle = self.waiting[key]
+            if timeout_handle is not None:
+                self.io_loop.remove_timeout(timeout_handle)
+            del self.waiting[key]
+
+    def _on_timeout(self, key: object, info: str | None = None) -> None:
+        request, callback, timeout_handle = self.waiting[key]
+        self.queue = collections.deque((k, r, c) for k, r, c in self.queue if k != key)
+        error_message = f"Timeout {info}" if info else "Timeout"
+        timeout_response = HTTPResponse(
+            request, 599, error=HTTPTimeoutError(error_message),
+            request_time=time.time() - request.start_time)
+        self.io_loop.add_callback(callback, timeout_response)
+        del self.waiting[key]
+
+    # -- the keep-alive pool -------------------------------------------------
+
+    def _take_idle(self, key: tuple[Any, ...]) -> IOStream | None:
+        entries = self._idle.get(key)
+        now = time.monotonic()
+        while entries:
+            entry = entries.pop()
+            if (entry.stream.closed() or now - entry.since > _IDLE_TIMEOUT
+                    or entry.stream._read_buffer):  # unsolicited bytes: unusable
+                entry.stream.close()
+                continue
+            entry.stream.set_close_callback(None)
+            if not entries:
+                self._idle.pop(key, None)
+            return entry.stream
+        self._idle.pop(key, None)
+        return None
+
+    def _put_idle(self, key: tuple[Any, ...], stream: IOStream) -> None:
+        if self._closed or stream.closed():
+            stream.close()
+            return
+        entries = self._idle.setdefault(key, [])
+        entry = _Idle(stream, time.monotonic())
+        entries.append(entry)
+        total = sum(len(v) for v in self._idle.values())
+        if total > self.max_clients:
+            # Drop the oldest idle connection of this key (or this one).
+            oldest = entries.pop(0)
+            oldest.stream.close()
+            if not entries:
+                self._idle.pop(key, None)
+
+        def on_close() -> None:
+            bucket = self._idle.get(key)
+            if bucket and entry in bucket:
+                bucket.remove(entry)
+                if not bucket:
+                    self._idle.pop(key, None)
+
+        # Watch for the server closing the idle connection (or sending
+        # something it should not: that fills the buffer and we drop it).
+        stream.set_close_callback(on_close)
+
+
+class _HTTPConnection:
+    """Runs one request (and its redirects) to completion."""
+
+    def __init__(self, client: SimpleAsyncHTTPClient, request: HTTPRequest,
+                 release_callback: Callable[[], None],
+                 final_callback: Callable[[HTTPResponse], None]) -> None:
+        self.client = client
+        self.request = request
+        self.release_callback: Callable[[], None] | None = release_callback
+        self.final_callback: Callable[[HTTPResponse], None] | None = final_callback
+        self.start_time = time.time()
+        self.start_monotonic = time.monotonic()
+        self.stream: IOStream | None = None
+        self.phase = "while connecting"
+
+    async def run(self) -> None:
+        try:
+            response = await self._run_with_timeouts()
+        except asyncio.CancelledError:
+            self._close_stream()
+            self._release()
+            raise
+        except Exception as e:
+            self._close_stream()
+            response = self._error_response(e)
+        self._release()
+        self._run_callback(response)
+
+    def _error_response(self, e: BaseException) -> HTTPResponse:
+        if isinstance(e, StreamClosedError):
+            e = e.real_error if e.real_error is not None else HTTPStreamClosedError(
+                "Stream closed")
+            if isinstance(e, (ConnectionResetError, BrokenPipeError)):
+                e = HTTPStreamClosedError("Stream closed")
+        return HTTPResponse(self.request, 599, error=e,
+                            request_time=time.monotonic() - self.start_monotonic,
+                            start_time=self.start_time)
+
+    def _release(self) -> None:
+        if self.release_callback is not None:
+            cb, self.release_callback = self.release_callback, None
+            cb()
+
+    def _run_callback(self, response: HTTPResponse) -> None:
+        if self.final_callback is not None:
+            cb, self.final_callback = self.final_callback, None
+            self.client.io_loop.add_callback(cb, response)
+
+    def _close_stream(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+    async def _run_with_timeouts(self) -> HTTPResponse:
+        request_timeout = self.request.request_timeout
+        if not request_timeout:
+            return await self._run()
+        try:
+            return await asyncio.wait_for(self._run(), request_timeout)
+        except asyncio.TimeoutError:
+            if self.phase == "while connecting":
+                raise HTTPTimeoutError("Timeout while connecting") from None
+            raise HTTPTimeoutError("Timeout during request") from None
+
+    async def _run(self) -> HTTPResponse:
+        request = self.request
+        parsed = urllib.parse.urlsplit(_unicode(request.url))
+        scheme = parsed.scheme
+        if scheme not in ("http", "https"):
+            raise ValueError(f"Unsupported url scheme: {request.url}")
+        netloc = parsed.netloc
+        if "@" in netloc:
+            userpass, _, netloc = netloc.rpartition("@")
+        else:
+            userpass = ""
+        host, port = httputil.split_host_and_port(netloc)
+        if port is None:
+            port = 443 if scheme == "https" else 80
+        if re.match(r"^\[.*\]$", host):
+            host = host[1:-1]  # IPv6 literal
+        if not host:
+            raise ValueError(f"No host in url: {request.url}")
+        for key in ("proxy_host", "proxy_port", "proxy_username", "proxy_password",
+                    "proxy_auth_mode"):
+            if getattr(request, key, None):
+                raise NotImplementedError(f"{key} not supported")
+        method = request.method
+        if method not in _SUPPORTED_METHODS and not request.allow_nonstandard_methods:
+            raise KeyError(f"unknown method {method}")
+        if _CTL.search(method) or " " in method:
+            raise ValueError(f"invalid method {method!r}")
+        if not request.allow_nonstandard_methods:
+            body_expected = method in ("POST", "PATCH", "PUT")
+            body_present = request.body is not None or request.body_producer is not None
+            if (body_expected and not body_present) or (body_present and not body_expected):
+                raise ValueError(
+                    "Body must {}be None for method {} (unless allow_nonstandard_methods "
+                    "is true)".format("not " if body_expected else "", method))
+        if request.expect_100_continue:
+            request.headers["Expect"] = "100-continue"
+        if "Host" not in request.headers:
+            request.headers["Host"] = netloc
+        username: str | None
+        password: str | None
+        if request.auth_username is not None and request.auth_password is not None:
+            username, password = request.auth_username, request.auth_password
+        elif userpass:
+            username, _, password = userpass.partition(":")
+            username = urllib.parse.unquote(username)
+            password = urllib.parse.unquote(password)
+        else:
+            username = password = None
+        if username is not None:
+            assert password is not None
+            if request.auth_mode not in (None, "basic"):
+                raise ValueError(f"unsupported auth_mode {request.auth_mode}")
+            auth = base64.b64encode(httputil.encode_username_password(username, password))
+            request.headers["Authorization"] = "Basic " + auth.decode("ascii")
+        if request.user_agent:
+            request.headers["User-Agent"] = request.user_agent
+        elif request.headers.get("User-Agent") is None:
+            request.headers["User-Agent"] = f"embedtornado/{_version.__version__}"
+        if request.body is not None:
+            request.headers["Content-Length"] = str(len(request.body))
+        if method == "POST" and "Content-Type" not in request.headers:
+            request.headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if request.decompress_response:
+            request.headers["Accept-Encoding"] = "gzip"
+        chunked_body = (request.body_producer is not None
+                        and "Content-Length" not in request.headers)
+        if chunked_body:
+            request.headers["Transfer-Encoding"] = "chunked"
+        req_path = (parsed.path or "/") + (("?" + parsed.query) if parsed.query else "")
+        if _CTL.search(req_path) or " " in req_path:
+            raise ValueError(f"invalid characters in request target {req_path!r}")
+        lines = [f"{method} {req_path} HTTP/1.1"]
+        for k, v in request.headers.get_all():
+            if _CTL.search(k) or _CTL.sub("", v.replace("\t", "")) != v.replace("\t", ""):
+                raise ValueError(f"invalid header {k!r}")
+            lines.append(f"{k}: {v}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin1")
+
+        ssl_options = self._get_ssl_options(scheme)
+        pool_key = (scheme, host, port, self._ssl_key(scheme), request.network_interface)
+        attempt_reuse = True
+        while True:
+            stream = self.client._take_idle(pool_key) if attempt_reuse else None
+            reused = stream is not None
+            if stream is None:
+                self.phase = "while connecting"
+                stream = await self._connect(host, port, ssl_options, request)
+            self.stream = stream
+            self.phase = "during request"
+            stream.set_nodelay(True)
+            try:
+                return await self._exchange(stream, head, chunked_body, pool_key)
+            except _RetryableClose:
+                self._close_stream()
+                if reused and method in _IDEMPOTENT and request.body_producer is None:
+                    attempt_reuse = False
+                    continue
+                raise HTTPStreamClosedError("Stream closed") from None
+
+    async def _connect(self, host: str, port: int, ssl_options: Any,
+                       request: HTTPRequest) -> IOStream:
+        af = socket.AF_UNSPEC
+        if request.allow_ipv6 is False:
+            af = socket.AF_INET
+        connect_timeout = request.connect_timeout
+        try:
+            return await self.client.tcp_client.connect(
+                host, port, af=af, ssl_options=ssl_options,
+                max_buffer_size=self.client.max_buffer_size,
+                source_ip=request.network_interface,
+                timeout=connect_timeout or None)
+        except TimeoutError:
+            raise HTTPTimeoutError("Timeout while connecting") from None
+
+    def _ssl_key(self, scheme: str) -> tuple[Any, ...]:
+        r = self.request
+        if scheme != "https":
+            return ()
+        return (bool(r.validate_cert), r.ca_certs, r.client_cert, r.client_key,
+                id(r.ssl_options) if r.ssl_options is not None else None)
+
+    def _get_ssl_options(self, scheme: str) -> Any:
+        if scheme != "https":
+            return None
+        r = self.request
+        if r.ssl_options is not None:
+            return r.ssl_options
+        if r.validate_cert and r.ca_certs is None and r.client_cert is None \
+                and r.client_key is None:
+            return _client_ssl_defaults()
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=r.ca_certs)
+        if not r.validate_cert:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if r.client_cert is not None:
+            ctx.load_cert_chain(r.client_cert, r.client_key)
+        if hasattr(ssl, "OP_NO_COMPRESSION"):
+            ctx.options |= ssl.OP_NO_COMPRESSION
+        return ctx
+
+    async def _write_body(self, stream: IOStream, chunked: bool) -> None:
+        request = self.request
+        if request.body is not None:
+            await stream.write(request.body)
+        elif request.body_producer is not None:
+            def write(data: bytes) -> Any:
+                if chunked:
+                    if not data:
+                        return stream.write(b"")
+                    return stream.write(b"%x\r\n%s\r\n" % (len(data), data))
+                return stream.write(data)
+
+            result = request.body_producer(write)
+            if result is not None and inspect.isawaitable(result):
+                await result
+            if chunked:
+                await stream.write(b"0\r\n\r\n")
+
+    async def _exchange(self, stream: IOStream, head: bytes, chunked: bool,
+                        pool_key: tuple[Any, ...]) -> HTTPResponse:
+        request = self.request
+        received_any = False
+        try:
+            await stream.write(head)
+        except StreamClosedError:
+            raise _RetryableClose() from None
+        body_sent = False
+        if not request.expect_100_continue:
+            await self._write_body(stream, chunked)
+            body_sent = True
+        parser = ResponseParser(
+            method=request.method,
+            max_header_size=self.client.max_header_size,
+            max_body_size=self.client.max_body_size,
+            decompress=bool(request.decompress_response),
+        )
+        code: int | None = None
+        reason: str | None = None
+        headers: httputil.HTTPHeaders | None = None
+        chunks: list[bytes] = []
+        follow = False
+        done = False
+        while not done:
+            try:
+                data = await stream.read_bytes(_READ_CHUNK, partial=True)
+            except StreamClosedError as e:
+                if not received_any and e.real_error is None or (
+                        not received_any and isinstance(e.real_error, ConnectionResetError)):
+                    raise _RetryableClose() from None
+                if not received_any:
+                    raise
+                events = parser.feed_eof()
+            else:
+                received_any = True
+                events = parser.feed(data)
+            for event in events:
+                kind = event[0]
+                if kind == "head":
+                    start_line, hdrs = event[1], event[2]
+                    if 100 <= start_line.code < 200:
+                        if (start_line.code == 100 and request.expect_100_continue
+                                and not body_sent):
+                            await self._write_body(stream, chunked)
+                            body_sent = True
+                        continue
+                    code, reason, headers = start_line.code, start_line.reason, hdrs
+                    follow = self._should_follow_redirect(code, headers)
+                    if request.header_callback is not None and not follow:
+                        request.header_callback(
+                            f"{start_line.version} {start_line.code} {start_line.reason}\r\n")
+                        for k, v in headers.get_all():
+                            request.header_callback(f"{k}: {v}\r\n")
+                        request.header_callback("\r\n")
+                elif kind == "data":
+                    if follow:
+                        continue
+                    if request.streaming_callback is not None:
+                        result = request.streaming_callback(event[1])
+                        if result is not None and inspect.isawaitable(result):
+                            await result
+                    else:
+                        chunks.append(event[1])
+                else:  # done
+                    done = True
+        assert code is not None and headers is not None
+        # Reuse the connection if both sides agree and it is in a clean state.
+        if (parser.keep_alive and body_sent and not parser.leftover
+                and request.headers.get("Connection", "").lower() != "close"):
+            self.stream = None
+            self.client._put_idle(pool_key, stream)
+        else:
+            self._close_stream()
+        if follow:
+            return await self._follow_redirect(code, headers)
+        buffer = BytesIO(b"".join(chunks))
+        return HTTPResponse(
+            self.request, code, reason=reason, headers=headers, buffer=buffer,
+            effective_url=request.url,
+            request_time=time.monotonic() - self.start_monotonic,
+            start_time=self.start_time)
+
+    def _should_follow_redirect(self, code: int, headers: httputil.HTTPHeaders) -> bool:
+        request = self.request
+        if not request.follow_redirects:
+            return False
+        return (code in _REDIRECT_CODES and request.max_redirects is not None
+                and request.max_redirects > 0 and "Location" in headers)
+
+    async def _follow_redirect(self, code: int, headers: httputil.HTTPHeaders) -> HTTPResponse:
+        original = self.request
+        assert isinstance(original, _RequestProxy)
+        new_request = copy.copy(original.request)
+        new_request.headers = httputil.HTTPHeaders(original.request.headers)
+        new_request.url = urllib.parse.urljoin(original.url, headers["Location"])
+        assert original.max_redirects is not None
+        new_request.max_redirects = original.max_redirects - 1
+        del new_request.headers["Host"]
+        if (code == 303 and original.method != "HEAD") or (
+                code == 302 and original.method == "POST"):
+            new_request.method = "GET"
+            new_request.body = None  # type: ignore[assignment]
+            new_request.body_producer = None
+            for h in ("Content-Length", "Content-Type", "Content-Encoding",
+                      "Transfer-Encoding"):
+                try:
+                    del new_request.headers[h]
+                except KeyError:
+                    pass
+        if urllib.parse.urlsplit(new_request.url).netloc != urllib.parse.urlsplit(
+                original.url).netloc:
+            # Credentials are for the original host only.
+            try:
+                del new_request.headers["Authorization"]
+            except KeyError:
+                pass
+        new_request.original_request = getattr(  # type: ignore[attr-defined]
+            original.request, "original_request", original.request)
+        # The redirect counts against the same request_timeout: it runs
+        # inside this connection's deadline, not through the client's queue.
+        sub = _HTTPConnection(self.client, _RequestProxy(new_request, self.client.defaults),
+                              lambda: None, lambda r: None)
+        sub.start_time, sub.start_monotonic = self.start_time, self.start_monotonic
+        try:
+            response = await sub._run()
+        except BaseException:
+            sub._close_stream()
+            raise
+        response.request = new_request.original_request  # type: ignore[attr-defined]
+        return response
+
+
+class _RetryableClose(Exception):
+    """The connection closed before any byte of the response arrived."""
+
+
+def _unicode(value: str | bytes) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+

@@ -1,0 +1,772 @@
+"""AsyncHTTPClient against our server, scripted raw servers and real Tornado's server.
+
+Tests marked with the ``client`` fixture run with our client and with the
+real Tornado 6.6.1 client, to show the same observable behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+
+import pytest
+from streamtools import IMPLS, RawServer, impl_module, read_head, run
+
+from embedtornado import netutil, web
+from embedtornado.httpclient import (
+    AsyncHTTPClient,
+    HTTPClient,
+    HTTPClientError,
+    HTTPError,
+    HTTPRequest,
+    HTTPResponse,
+)
+from embedtornado.httpserver import HTTPServer
+from embedtornado.simple_httpclient import HTTPStreamClosedError, HTTPTimeoutError
+
+
+class Hello(web.RequestHandler):
+    def get(self):
+        self.write("Hello, " + self.get_argument("name", "world"))
+
+    def post(self):
+        self.write(b"posted:" + self.request.body)
+
+    def put(self):
+        self.write(b"put:" + self.request.body)
+
+    def head(self):
+        self.set_header("Content-Length", "12")  # a body that HEAD does not send
+
+
+class Echo(web.RequestHandler):
+    def get(self):
+        self.write({"headers": dict(self.request.headers), "method": self.request.method})
+
+    post = get
+
+
+class Redirect(web.RequestHandler):
+    def get(self, code):
+        self.redirect("/hello?name=redirected", status=int(code))
+
+    def post(self, code):
+        self.redirect("/echo", status=int(code))
+
+
+class Loop(web.RequestHandler):
+    def get(self):
+        self.redirect("/loop")
+
+
+class Big(web.RequestHandler):
+    def get(self):
+        self.set_header("Content-Type", "text/plain")
+        self.write(b"0123456789" * 20000)
+
+
+class Stream(web.RequestHandler):
+    async def get(self):
+        for i in range(5):
+            self.write(b"chunk%d;" % i)
+            await self.flush()
+
+
+class NotFound(web.RequestHandler):
+    def get(self):
+        self.set_status(404)
+        self.write("nope")
+
+
+def make_app():
+    return web.Application([
+        (r"/hello", Hello), (r"/echo", Echo), (r"/redirect/(\d+)", Redirect),
+        (r"/loop", Loop), (r"/big", Big), (r"/stream", Stream), (r"/missing", NotFound),
+    ], compress_response=True)
+
+
+class ServerCtx:
+    """Our HTTPServer with make_app() on the running loop."""
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+    async def __aenter__(self):
+        socks = netutil.bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
+        self.port = socks[0].getsockname()[1]
+        self.server = HTTPServer(make_app(), **self.kwargs)
+        self.server.add_sockets(socks)
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.stop()
+        await self.server.close_all_connections()
+
+    def url(self, path, scheme="http"):
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture(params=IMPLS)
+def client_impl(request):
+    return request.param
+
+
+def new_client(impl, **kwargs):
+    mod = impl_module(impl, "httpclient")
+    return mod.AsyncHTTPClient(force_instance=True, **kwargs), mod
+
+
+# -- basics ---------------------------------------------------------------------------
+
+
+def test_get_post_put_head(client_impl):
+    async def go():
+        async with ServerCtx() as s:
+            client, _ = new_client(client_impl)
+            r = await client.fetch(s.url("/hello?name=x"))
+            assert (r.code, r.reason, r.body) == (200, "OK", b"Hello, x")
+            assert r.headers["Content-Type"].startswith("text/html")
+            assert r.effective_url == s.url("/hello?name=x")
+            assert r.request_time >= 0 and r.error is None
+            r = await client.fetch(s.url("/hello"), method="POST", body="a=1")
+            assert r.body == b"posted:a=1"
+            r = await client.fetch(s.url("/hello"), method="PUT", body=b"\x00\xff")
+            assert r.body == b"put:\x00\xff"
+            r = await client.fetch(s.url("/hello"), method="HEAD")
+            assert r.code == 200 and r.body == b"" and r.headers["Content-Length"] == "12"
+            # and the connection (if reused) is still in step
+            r = await client.fetch(s.url("/hello?name=again"))
+            assert r.body == b"Hello, again"
+            client.close()
+    run(go)
+
+
+def test_error_codes_and_raise_error(client_impl):
+    async def go():
+        async with ServerCtx() as s:
+            client, mod = new_client(client_impl)
+            with pytest.raises(mod.HTTPClientError) as info:
+                await client.fetch(s.url("/missing"))
+            assert info.value.code == 404 and info.value.response.body == b"nope"
+            assert str(info.value) == "HTTP 404: Not Found"
+            r = await client.fetch(s.url("/missing"), raise_error=False)
+            assert r.code == 404 and isinstance(r.error, mod.HTTPClientError)
+            with pytest.raises(mod.HTTPClientError):
+                r.rethrow()
+            # Network errors are raised even with raise_error=False.
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                dead = sock.getsockname()[1]
+            with pytest.raises(ConnectionRefusedError):
+                await client.fetch(f"http://127.0.0.1:{dead}/", raise_error=False)
+            client.close()
+    run(go)
+
+
+def test_request_validation(client_impl):
+    async def go():
+        async with ServerCtx() as s:
+            client, _ = new_client(client_impl)
+            with pytest.raises(ValueError):
+                await client.fetch(s.url("/hello"), method="POST")  # body required
+            with pytest.raises(ValueError):
+                await client.fetch(s.url("/hello"), body="x")  # GET with a body
+            with pytest.raises(KeyError):
+                await client.fetch(s.url("/hello"), method="BREW")
+            r = await client.fetch(s.url("/echo"), method="POST", body=None,
+                                   allow_nonstandard_methods=True)
+            assert r.code == 200
+            with pytest.raises(ValueError):
+                await client.fetch("ftp://127.0.0.1/")
+            mod = impl_module(client_impl, "httpclient")
+            with pytest.raises(ValueError):  # kwargs only go with a URL
+                client.fetch(mod.HTTPRequest("http://127.0.0.1:1/"), method="GET")
+            client.close()
+    run(go)
+
+
+def test_headers_user_agent_auth(client_impl):
+    import json
+
+    async def go():
+        async with ServerCtx() as s:
+            client, _ = new_client(client_impl, defaults=dict(user_agent="UA/1"))
+            r = await client.fetch(s.url("/echo"), headers={"X-Custom": "v"},
+                                   auth_username="user", auth_password="pässword")
+            seen = json.loads(r.body)["headers"]
+            assert seen["X-Custom"] == "v" and seen["User-Agent"] == "UA/1"
+            assert seen["Authorization"] == "Basic dXNlcjpww6Rzc3dvcmQ="
+            assert seen["Host"] == f"127.0.0.1:{s.port}"
+            assert seen["Accept-Encoding"] == "gzip"
+            r = await client.fetch(s.url("/echo").replace("//", "//ux:p@"))
+            assert json.loads(r.body)["headers"]["Authorization"] == "Basic dXg6cA=="
+            if client_impl == "embedtornado":
+                # Ours percent-decodes userinfo (RFC 3986); Tornado sends it as is.
+                r = await client.fetch(s.url("/echo").replace("//", "//u%40x:p@"))
+                assert json.loads(r.body)["headers"]["Authorization"] == "Basic dUB4OnA="
+            client.close()
+    run(go)
+
+
+def test_gzip_response(client_impl):
+    async def go():
+        async with ServerCtx() as s:
+            client, _ = new_client(client_impl)
+            r = await client.fetch(s.url("/big"))
+            assert r.body == b"0123456789" * 20000
+            assert r.headers.get("X-Consumed-Content-Encoding") == "gzip"
+            r = await client.fetch(s.url("/big"), decompress_response=False,
+                                   headers={"Accept-Encoding": "gzip"})
+            assert r.headers["Content-Encoding"] == "gzip"
+            assert gzip.decompress(r.body) == b"0123456789" * 20000
+            client.close()
+    run(go)
+
+
+def test_streaming_and_header_callbacks(client_impl):
+    async def go():
+        async with ServerCtx() as s:
+            client, _ = new_client(client_impl)
+            chunks, lines = [], []
+            r = await client.fetch(s.url("/stream"), streaming_callback=chunks.append,
+                                   header_callback=lines.append, decompress_response=False)
+            assert b"".join(chunks) == b"chunk0;chunk1;chunk2;chunk3;chunk4;"
+            assert r.body == b""
+            assert lines[0] == "HTTP/1.1 200 OK\r\n" and lines[-1] == "\r\n"
+            assert any(line.lower().startswith("transfer-encoding: chunked") for line in lines)
+            client.close()
+    run(go)
+
+
+def test_body_producer_chunked_upload(client_impl):
+    async def go():
+        async with ServerCtx() as s:
+            client, _ = new_client(client_impl)
+
+            async def producer(write):
+                for i in range(3):
+                    await write(b"part%d," % i)
+
+            r = await client.fetch(s.url("/hello"), method="POST", body_producer=producer)
+            assert r.body == b"posted:part0,part1,part2,"
+            r = await client.fetch(s.url("/hello"), method="POST", body_producer=producer,
+                                   headers={"Content-Length": "18"})
+            assert r.body == b"posted:part0,part1,part2,"
+            client.close()
+    run(go)
+
+
+def test_expect_100_continue(client_impl):
+    async def go():
+        async with ServerCtx() as s:
+            client, _ = new_client(client_impl)
+            r = await client.fetch(s.url("/hello"), method="POST", body=b"x" * 1000,
+                                   expect_100_continue=True)
+            assert r.body == b"posted:" + b"x" * 1000
+            client.close()
+    run(go)
+
+
+# -- redirects ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+def test_redirect_followed(client_impl, code):
+    async def go():
+        async with ServerCtx() as s:
+            client, _ = new_client(client_impl)
+            r = await client.fetch(s.url(f"/redirect/{code}"))
+            assert r.code == 200 and r.body == b"Hello, redirected"
+            assert r.effective_url == s.url("/hello?name=redirected")
+            assert r.request.url == s.url(f"/redirect/{code}")
+            client.close()
+    run(go)
+
+
+def test_redirect_post_method_rules(client_impl):
+    import json
+
+    async def go():
+        async with ServerCtx() as s:
+            client, _ = new_client(client_impl)
+            for code, method in [(302, "GET"), (303, "GET"), (307, "POST"), (308, "POST")]:
+                r = await client.fetch(s.url(f"/redirect/{code}"), method="POST", body="b")
+                assert json.loads(r.body)["method"] == method, code
+            client.close()
+    run(go)
+
+
+def test_redirect_limits(client_impl):
+    async def go():
+        async with ServerCtx() as s:
+            client, mod = new_client(client_impl)
+            with pytest.raises(mod.HTTPClientError) as info:
+                await client.fetch(s.url("/loop"), max_redirects=3)
+            assert info.value.code == 302
+            r = await client.fetch(s.url("/redirect/302"), follow_redirects=False,
+                                   raise_error=False)
+            assert r.code == 302 and r.headers["Location"] == "/hello?name=redirected"
+            client.close()
+    run(go)
+
+
+# -- timeouts and queueing -----------------------------------------------------------
+
+
+async def stall_after_head(reader, writer):
+    await read_head(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+    await writer.drain()
+    await asyncio.sleep(30)
+
+
+async def slow_drip(reader, writer):
+    await read_head(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    while True:
+        writer.write(b"1\r\nx\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("behaviour", [stall_after_head, slow_drip])
+def test_request_timeout(client_impl, behaviour):
+    async def go():
+        async with RawServer(behaviour) as srv:
+            client, mod = new_client(client_impl)
+            with pytest.raises(mod.HTTPClientError) as info:
+                await client.fetch(srv.url(), request_timeout=0.3)
+            assert info.value.code == 599
+            assert "Timeout" in str(info.value)
+            client.close()
+    run(go)
+
+
+def test_connect_timeout(client_impl):
+    class Hanging:
+        async def resolve(self, host, port, family=socket.AF_UNSPEC):
+            await asyncio.sleep(3600)
+
+        def close(self):
+            pass
+
+    async def go():
+        client, mod = new_client(client_impl, resolver=Hanging())
+        with pytest.raises(mod.HTTPClientError) as info:
+            await client.fetch("http://example.invalid/", connect_timeout=0.2)
+        assert info.value.code == 599 and str(info.value).startswith("Timeout while")
+        client.close()
+    run(go)
+
+
+def test_max_clients_queueing(client_impl):
+    async def go():
+        active = 0
+        peak = 0
+        release = asyncio.Event()
+
+        async def handler(reader, writer):
+            nonlocal active, peak
+            while True:
+                try:
+                    await read_head(reader)
+                except asyncio.IncompleteReadError:
+                    return
+                active += 1
+                peak = max(peak, active)
+                await release.wait()
+                active -= 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+
+        async with RawServer(handler) as srv:
+            client, _ = new_client(client_impl, max_clients=2)
+            futs = [asyncio.ensure_future(client.fetch(srv.url(f"/{i}"))) for i in range(6)]
+            for _ in range(50):
+                await asyncio.sleep(0.01)
+                if active == 2:
+                    break
+            await asyncio.sleep(0.05)
+            assert active == 2  # the other four wait in the client's queue
+            release.set()
+            responses = await asyncio.gather(*futs)
+            assert [r.body for r in responses] == [b"ok"] * 6
+            assert peak == 2
+            client.close()
+    run(go)
+
+
+def test_timeout_in_request_queue(client_impl):
+    async def go():
+        async with RawServer(stall_after_head) as srv:
+            client, mod = new_client(client_impl, max_clients=1)
+            first = asyncio.ensure_future(client.fetch(srv.url(), request_timeout=5))
+            await asyncio.sleep(0.05)
+            with pytest.raises(mod.HTTPClientError) as info:
+                await client.fetch(srv.url(), request_timeout=0.2)
+            assert info.value.code == 599 and "in request queue" in str(info.value)
+            first.cancel()
+            client.close()
+    run(go)
+
+
+# -- keep-alive (ours only: Tornado's simple client does not reuse connections) -------
+
+
+def keep_alive_server(close_after=None):
+    async def handler(reader, writer):
+        served = 0
+        while True:
+            try:
+                head = await read_head(reader)
+            except asyncio.IncompleteReadError:
+                return
+            served += 1
+            body = head.split(b" ")[1]
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            await writer.drain()
+            if close_after is not None and served >= close_after:
+                return  # close without saying so (Connection: close not sent)
+    return handler
+
+
+def test_keep_alive_reuses_connection():
+    async def go():
+        async with RawServer(keep_alive_server()) as srv:
+            client = AsyncHTTPClient(force_instance=True)
+            bodies = [(await client.fetch(srv.url(f"/{i}"))).body for i in range(5)]
+            assert bodies == [b"/%d" % i for i in range(5)]
+            assert srv.connections == 1
+            client.close()
+    run(go)
+
+
+def test_keep_alive_against_our_server_and_gzip():
+    async def go():
+        async with ServerCtx() as s:
+            client = AsyncHTTPClient(force_instance=True)
+            for _ in range(3):
+                assert len((await client.fetch(s.url("/big"))).body) == 200000
+            assert sum(len(v) for v in client._idle.values()) == 1
+            client.close()
+    run(go)
+
+
+def test_stale_connection_retried_for_idempotent_methods():
+    async def go():
+        async with RawServer(keep_alive_server(close_after=1)) as srv:
+            client = AsyncHTTPClient(force_instance=True)
+            assert (await client.fetch(srv.url("/a"))).body == b"/a"
+            await asyncio.sleep(0)  # the server closes; the client may not have noticed yet
+            assert (await client.fetch(srv.url("/b"))).body == b"/b"
+            assert srv.connections == 2
+            client.close()
+    run(go)
+
+
+def test_connection_close_and_http10_not_reused():
+    async def handler(reader, writer):
+        await read_head(reader)
+        writer.write(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        await asyncio.sleep(0.5)
+
+    async def go():
+        async with RawServer(handler) as srv:
+            client = AsyncHTTPClient(force_instance=True)
+            for _ in range(3):
+                assert (await client.fetch(srv.url())).body == b"ok"
+            assert srv.connections == 3
+            assert not client._idle
+            client.close()
+    run(go)
+
+
+def test_close_delimited_response():
+    async def handler(reader, writer):
+        await read_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+        for i in range(3):
+            writer.write(b"piece%d" % i)
+            await writer.drain()
+
+    async def go():
+        async with RawServer(handler) as srv:
+            client = AsyncHTTPClient(force_instance=True)
+            r = await client.fetch(srv.url())
+            assert r.body == b"piece0piece1piece2"
+            client.close()
+    run(go)
+
+
+# -- hostile servers ------------------------------------------------------------------
+
+
+def hostile(payload_fn):
+    async def handler(reader, writer):
+        await read_head(reader)
+        await payload_fn(writer)
+        await asyncio.sleep(5)
+    return handler
+
+
+async def huge_header(writer):
+    writer.write(b"HTTP/1.1 200 OK\r\nX-Big: " + b"h" * 200000 + b"\r\n\r\n")
+    await writer.drain()
+
+
+async def endless_chunked(writer):
+    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    block = b"%x\r\n%s\r\n" % (65536, b"e" * 65536)
+    for _ in range(200):
+        writer.write(block)
+        await writer.drain()
+
+
+async def huge_length(writer):
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n")
+    await writer.drain()
+
+
+async def gzip_bomb(writer):
+    bomb = gzip.compress(b"\0" * (16 << 20))
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+                 % len(bomb) + bomb)
+    await writer.drain()
+
+
+async def garbage(writer):
+    writer.write(b"SSH-2.0-OpenSSH_9.0\r\n\r\n")
+    await writer.drain()
+
+
+async def close_immediately(writer):
+    writer.close()
+
+
+@pytest.mark.parametrize("payload", [huge_header, endless_chunked, huge_length, gzip_bomb,
+                                     garbage])
+def test_hostile_server_limits(payload):
+    from embedtornado.httputil import HTTPInputError
+
+    async def go():
+        async with RawServer(hostile(payload)) as srv:
+            client = AsyncHTTPClient(force_instance=True, max_body_size=1 << 20)
+            with pytest.raises(HTTPInputError):
+                await client.fetch(srv.url(), request_timeout=10)
+            assert not client._idle
+            client.close()
+    run(go)
+
+
+def test_server_closing_without_response():
+    async def go():
+        async with RawServer(hostile(close_immediately)) as srv:
+            client = AsyncHTTPClient(force_instance=True)
+            with pytest.raises(HTTPStreamClosedError) as info:
+                await client.fetch(srv.url())
+            assert info.value.code == 599
+            client.close()
+    run(go)
+
+
+def test_streaming_callback_not_bounded_by_body_limit_but_buffer_is():
+    """max_body_size bounds what is delivered, streamed or not."""
+    from embedtornado.httputil import HTTPInputError
+
+    async def go():
+        async with RawServer(hostile(endless_chunked)) as srv:
+            client = AsyncHTTPClient(force_instance=True, max_body_size=1 << 20)
+            got = []
+            with pytest.raises(HTTPInputError):
+                await client.fetch(srv.url(), streaming_callback=got.append)
+            assert sum(map(len, got)) <= 1 << 20
+            client.close()
+    run(go)
+
+
+# -- https ----------------------------------------------------------------------------
+
+
+def test_https_validation():
+    from embedtornado import _testcert
+
+    cert, key = _testcert.files()
+
+    async def go():
+        async with ServerCtx(ssl_options=dict(certfile=cert, keyfile=key)) as s:
+            client = AsyncHTTPClient(force_instance=True)
+            url = f"https://localhost:{s.port}/hello"
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await client.fetch(url, allow_ipv6=False)
+            r = await client.fetch(url, validate_cert=False, allow_ipv6=False)
+            assert r.body == b"Hello, world"
+            r = await client.fetch(url, ca_certs=cert, allow_ipv6=False)
+            assert r.body == b"Hello, world"
+            ctx = ssl.create_default_context(cafile=cert)
+            r = await client.fetch(url, ssl_options=ctx, allow_ipv6=False)
+            assert r.body == b"Hello, world"
+            client.close()
+    run(go)
+
+
+# -- against real Tornado's server, and the blocking client ---------------------------
+
+
+class TornadoThreadServer:
+    """Real Tornado 6.6.1 serving an app in its own thread and loop."""
+
+    def __enter__(self):
+        import tornado.httpserver
+        import tornado.ioloop
+        import tornado.web
+
+        class Main(tornado.web.RequestHandler):
+            def get(self):
+                self.write("tornado says hi")
+
+        class Chunks(tornado.web.RequestHandler):
+            async def get(self):
+                for i in range(4):
+                    self.write("c%d" % i)
+                    await self.flush()
+
+        class Big(tornado.web.RequestHandler):
+            def get(self):
+                self.write("z" * 100000)
+
+        ready = threading.Event()
+
+        def serve():
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self.loop = loop
+            app = tornado.web.Application([("/", Main), ("/chunks", Chunks), ("/big", Big)],
+                                          compress_response=True)
+            self.server = tornado.httpserver.HTTPServer(app)
+            sock = netutil.bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
+            self.port = sock[0].getsockname()[1]
+            self.server.add_sockets(sock)
+            ready.set()
+            loop.run_forever()
+            self.server.stop()
+            loop.run_until_complete(self.server.close_all_connections())
+            loop.close()
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+        ready.wait(10)
+        return self
+
+    def __exit__(self, *exc):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+    def url(self, path="/"):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+def test_against_tornado_server():
+    with TornadoThreadServer() as ts:
+        async def go():
+            client = AsyncHTTPClient(force_instance=True)
+            assert (await client.fetch(ts.url())).body == b"tornado says hi"
+            chunks = []
+            await client.fetch(ts.url("/chunks"), streaming_callback=chunks.append)
+            assert b"".join(chunks) == b"c0c1c2c3"
+            r = await client.fetch(ts.url("/big"))
+            assert r.body == b"z" * 100000
+            assert r.headers["X-Consumed-Content-Encoding"] == "gzip"
+            client.close()
+        run(go)
+
+
+def test_blocking_client():
+    with TornadoThreadServer() as ts:
+        client = HTTPClient()
+        try:
+            r = client.fetch(ts.url())
+            assert isinstance(r, HTTPResponse) and r.body == b"tornado says hi"
+            with pytest.raises(HTTPError) as info:
+                client.fetch(ts.url("/nothing"))
+            assert info.value.code == 404
+            assert client.fetch(ts.url("/nothing"), raise_error=False).code == 404
+        finally:
+            client.close()
+
+
+def test_main_fetches_url():
+    with TornadoThreadServer() as ts:
+        out = subprocess.run([sys.executable, "-m", "embedtornado.httpclient",
+                              "--print_headers", ts.url()], capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert b"tornado says hi" in out.stdout and b"Content-Type" in out.stdout
+
+
+# -- the instance cache and objects ---------------------------------------------------
+
+
+def test_instance_cache_per_loop():
+    async def go():
+        a = AsyncHTTPClient()
+        assert AsyncHTTPClient() is a
+        b = AsyncHTTPClient(force_instance=True)
+        assert b is not a
+        b.close()
+        a.close()
+        c = AsyncHTTPClient()
+        assert c is not a
+        c.close()
+        with pytest.raises(RuntimeError):
+            await c.fetch("http://127.0.0.1:1/")
+        return a
+
+    first = run(go)
+
+    async def other_loop():
+        d = AsyncHTTPClient()
+        assert d is not first
+        d.close()
+    run(other_loop)
+
+
+def test_configure_impl():
+    from embedtornado.simple_httpclient import SimpleAsyncHTTPClient
+
+    class Mine(SimpleAsyncHTTPClient):
+        pass
+
+    saved = AsyncHTTPClient._save_configuration()
+    try:
+        AsyncHTTPClient.configure(Mine, max_clients=3)
+
+        async def go():
+            c = AsyncHTTPClient(force_instance=True)
+            assert isinstance(c, Mine) and c.max_clients == 3
+            c.close()
+        run(go)
+    finally:
+        AsyncHTTPClient._restore_configuration(saved)
+
+
+def test_request_and_response_objects():
+    import datetime
+
+    req = HTTPRequest("http://example.com/", method="POST", body="é",
+                      headers={"A": "1"}, if_modified_since=datetime.datetime(2020, 1, 2))
+    assert req.body == "é".encode() and req.headers["A"] == "1"
+    assert req.headers["If-Modified-Since"] == "Thu, 02 Jan 2020 00:00:00 GMT"
+    resp = HTTPResponse(req, 500)
+    assert isinstance(resp.error, HTTPClientError) and resp.error.code == 500
+    assert resp.reason == "Internal Server Error" and resp.body == b""
+    assert resp.effective_url == "http://example.com/"
+    assert HTTPError is HTTPClientError
+    err = HTTPClientError(599, "Timeout")
+    assert str(err) == "HTTP 599: Timeout" and repr(err) == "HTTP 599: Timeout"
+    t = HTTPTimeoutError("Timeout while connecting")
+    assert t.code == 599 and str(t) == "Timeout while connecting"
