@@ -466,7 +466,8 @@ def test_open_for_app_and_default_path(run1, tmp_path, monkeypatch):
     (mig / "0001_t.sql").write_text(SCHEMA + ";")
 
     class App:
-        settings: dict = {}
+        def __init__(self):
+            self.settings = {}
 
     app = App()
     db = dbmod.open_for_app(app, tmp_path / "app.db", migrations={"core": mig}, readers=1)

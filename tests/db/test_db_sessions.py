@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from embedtornado.db import Database, SQLiteSessionStore
+from embedtornado.db import Database, SQLiteSessionStore, TransactionError
 from embedtornado.sessions import SessionStore
 
 
@@ -56,6 +56,26 @@ def test_sessions_survive_reopen(run1, db_path):
             assert await store.load("keep") == {"a": 1}
         finally:
             await store.close()
+
+    run1(main())
+
+
+def test_first_use_inside_a_transaction(run1, db_path):
+    async def main():
+        db = Database(db_path)
+        store = SQLiteSessionStore(db)
+        try:
+            with pytest.raises(TransactionError, match="setup"):
+                async with db.transaction():
+                    await store.save("s", {}, time.time() + 60)
+            await store.setup()
+            async with db.transaction():
+                await store.save("s", {"in": "tx"}, time.time() + 60)
+                assert await store.load("s") == {"in": "tx"}
+            assert await store.load("s") == {"in": "tx"}
+        finally:
+            await store.close()
+            await db.close()
 
     run1(main())
 

@@ -84,6 +84,30 @@ def test_task_outside_the_transaction_does_not_join(run1, db_path):
     run1(main())
 
 
+def test_tx_methods_join_from_any_task(run1, db_path):
+    async def main():
+        db = Database(db_path)
+        try:
+            await db.execute(SCHEMA)
+            with pytest.raises(RuntimeError):
+                async with db.transaction() as tx:
+                    loop = asyncio.get_running_loop()
+                    # a task with an empty context still joins through the tx object
+                    await contextvars.Context().run(
+                        loop.create_task,
+                        tx.execute("INSERT INTO acct (owner, balance) VALUES ('t', 1)"))
+                    assert (await tx.get("SELECT count(*) AS c FROM acct")).c == 1
+                    assert [r.owner async for r in tx.iter("SELECT owner FROM acct")] == ["t"]
+                    raise RuntimeError("roll back")
+            assert await _count(db) == 0
+            with pytest.raises(AttributeError):
+                tx.backup  # noqa: B018
+        finally:
+            await db.close()
+
+    run1(main())
+
+
 def test_nested_transaction_is_a_savepoint(run1, db_path):
     async def main():
         db = Database(db_path)

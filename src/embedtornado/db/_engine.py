@@ -72,7 +72,7 @@ def _resolve_many(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
 class _Job:
     """One unit of work for a thread: ``fn(conn, *args)`` and where its result goes."""
 
-    __slots__ = ("fn", "args", "loop", "fut", "groupable", "gate")
+    __slots__ = ("args", "fn", "fut", "gate", "groupable", "loop")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...],
                  loop: asyncio.AbstractEventLoop | None, fut: Any,
@@ -177,22 +177,10 @@ class _Gate:
             except RuntimeError:  # that waiter's loop is gone; try the next one
                 continue
 
-    def fail_waiters(self) -> None:
-        """Wake every waiter with `.DatabaseClosedError` (used by close)."""
-        with self._lock:
-            waiters = list(self._waiters)
-            self._waiters.clear()
-        for loop, fut in waiters:
-            try:
-                loop.call_soon_threadsafe(_resolve, fut, False,
-                                          DatabaseClosedError("the database was closed"))
-            except RuntimeError:
-                pass
-
 
 # --- statement helpers (run in the worker threads) -------------------------------------
 
-_LEADING = re.compile(r"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*([A-Za-z]+)", re.S)
+_LEADING = re.compile(r"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*([A-Za-z]+)", re.DOTALL)
 # Statements that must not be wrapped in the writer's group transaction.
 _UNGROUPABLE = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE",
                           "VACUUM", "PRAGMA", "ATTACH", "DETACH"})
@@ -589,6 +577,12 @@ class Engine:
                 job = q.get()
                 if job is _STOP:
                     return
+                if job.loop is not None and job.fut.cancelled():
+                    # nobody waits for this read any more (the client went away): skip it
+                    if job.gate is not None:
+                        job.gate.release()
+                        job.gate = None
+                    continue
                 self._run_one(conn, job)
         finally:
             conn.close()

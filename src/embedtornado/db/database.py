@@ -43,7 +43,7 @@ import threading
 import warnings
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -574,11 +574,28 @@ class Transaction:
         self._entered = False
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("query", "get", "execute", "execute_lastrowid", "execute_rowcount",
-                    "executemany", "executemany_lastrowid", "executemany_rowcount",
-                    "insert", "insertmany", "update", "updatemany", "iter"):
-            return getattr(self._db, name)
-        raise AttributeError(name)
+        # tx.execute(...) and friends: the database's methods, run in this transaction
+        # even when called from a task that does not carry it in its context.
+        if name not in _TX_METHODS:
+            raise AttributeError(name)
+        method = getattr(self._db, name)
+
+        async def in_transaction(*args: Any, **kwargs: Any) -> Any:
+            token = self._db._tx.set(self)
+            try:
+                return await method(*args, **kwargs)
+            finally:
+                self._db._tx.reset(token)
+
+        in_transaction.__name__ = name
+        in_transaction.__doc__ = method.__doc__
+        return in_transaction
+
+    def iter(self, sql: str, *params: Any, batch: int = 256, **named: Any) -> RowIterator:
+        """`Database.iter` in this transaction (the result is read at once, on the writer)."""
+        it = self._db.iter(sql, *params, batch=batch, **named)
+        it._tx = self
+        return it
 
     async def _statement(self, fn: Any, args: tuple[Any, ...]) -> Any:
         root = self
@@ -671,6 +688,11 @@ class Transaction:
             db._leave()
 
 
+_TX_METHODS = frozenset({"query", "get", "execute", "execute_lastrowid", "execute_rowcount",
+                         "executemany", "executemany_lastrowid", "executemany_rowcount",
+                         "insert", "insertmany", "update", "updatemany"})
+
+
 def _exec_plain(conn: sqlite3.Connection, sql: str) -> None:
     conn.execute(sql)
 
@@ -691,6 +713,7 @@ class RowIterator:
         self._channel: _engine.IterChannel | None = None
         self._more = True
         self._started = False
+        self._tx: Transaction | None = None
 
     def __aiter__(self) -> RowIterator:
         return self
@@ -698,7 +721,7 @@ class RowIterator:
     async def __aenter__(self) -> RowIterator:
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
     async def __anext__(self) -> Row:
@@ -714,7 +737,7 @@ class RowIterator:
         db = self._db
         if not self._started:
             self._started = True
-            tx = db._tx.get()
+            tx = self._tx or db._tx.get()
             if tx is not None:
                 rows = await tx._statement(_engine.do_query, (self._sql, self._params, Row))
                 self._buffer.extend(rows)

@@ -63,7 +63,7 @@ gen_log = logging.getLogger("embedtornado.general")
 #: The table recording applied migrations.
 TABLE = "embedtornado_migrations"
 
-_FILE = re.compile(r"^(\d+)(?:[_\-. ].*)?\.sql$", re.I)
+_FILE = re.compile(r"^(\d+)(?:[_\-. ].*)?\.sql$", re.IGNORECASE)
 _FORBIDDEN = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "VACUUM"})
 
 
@@ -158,7 +158,7 @@ def split_statements(sql: str) -> list[tuple[int, str]]:
     return out
 
 
-_LEAD = re.compile(r"(?:\s|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
+_LEAD = re.compile(r"(?:\s|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
 
 
 def _add(out: list[tuple[int, str]], sql: str, start: int, chunk: str) -> None:

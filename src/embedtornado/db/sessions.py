@@ -22,13 +22,13 @@ purge's timing.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import json
 import time
 from typing import Any
 
 from embedtornado.db.database import Database
+from embedtornado.db.errors import TransactionError
 from embedtornado.db.migrations import Migration
 from embedtornado.ioloop import PeriodicCallback
 from embedtornado.log import app_log
@@ -75,10 +75,20 @@ class SQLiteSessionStore(SessionStore):
         self._ready = False
         self._purger: PeriodicCallback | None = None
 
-    async def _setup(self) -> None:
+    async def setup(self) -> None:
+        """Create (or upgrade) the sessions table; the first call of any method does it too.
+
+        Call it at start-up if the store's first use may be inside a
+        `.Database.transaction` (migrations cannot run inside one).
+        """
         if not self._ready:
+            if self.db._tx.get() is not None:
+                raise TransactionError("SQLiteSessionStore first used inside a transaction: "
+                                       "call `await store.setup()` at start-up")
             await self.db.migrate(MIGRATIONS, namespace=NAMESPACE)
             self._ready = True
+
+    _setup = setup
 
     @staticmethod
     def _check_id(session_id: str) -> None:
@@ -177,4 +187,3 @@ class SQLiteSessionStore(SessionStore):
         self.stop_purge()
         if self._close_db:
             await self.db.close()
-        await asyncio.sleep(0)
