@@ -15,6 +15,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import datetime
+import gc
 import logging
 import threading
 
@@ -970,3 +971,31 @@ def test_run_on_executor_and_run_in_executor():
     assert name.endswith("!") and name != main_name + "!"
     assert err == "from thread"
     assert via_loop is not threading.current_thread()
+
+
+@pytest.mark.parametrize("framework", ["ours", "tornado"])
+def test_unretrieved_failure_is_reported_without_waiting_for_gc(framework):
+    # No reference cycle keeps a failed coroutine's future alive, so asyncio
+    # reports the unretrieved exception as soon as the future is dropped.
+    g = FRAMEWORKS[framework][0]
+
+    @g.coroutine
+    def fails_at_once():
+        raise ValueError("at once")
+
+    @g.coroutine
+    def fails_in_first_step():
+        raise ValueError("first step")
+        yield  # a generator
+
+    async def main():
+        with Capture("asyncio") as cap:
+            fails_at_once()
+            fails_in_first_step()
+            return [str(r.exc_info[1]) for r in cap.records if r.exc_info]
+
+    gc.disable()
+    try:
+        assert run_ours(main) == ["at once", "first step"]
+    finally:
+        gc.enable()

@@ -242,7 +242,12 @@ def coroutine(func: Callable[..., Any]) -> Callable[..., Future[Any]]:
             return future
         except Exception:
             future_set_exc_info(future, sys.exc_info())
-            return future
+            try:
+                return future
+            finally:
+                # Break the cycle future -> exception -> traceback -> this
+                # frame -> future, so an unretrieved failure is reported at once.
+                del future
         if not isinstance(result, collections.abc.Generator):
             future_set_result_unless_cancelled(future, result)
             return future
@@ -260,7 +265,10 @@ def coroutine(func: Callable[..., Any]) -> Callable[..., Future[Any]]:
             # The future keeps the runner alive (and so the generator and
             # whatever it waits for) for as long as someone holds the future.
             future.add_done_callback(functools.partial(_keep_alive, runner))
-        return future
+        try:
+            return future
+        finally:
+            del future  # the same cycle, when the first step failed
 
     wrapper.__wrapped__ = func  # type: ignore[attr-defined]
     # The marker Tornado uses, so either framework's is_coroutine_function
