@@ -48,7 +48,8 @@ def _help(parser: Any, argv: list[str]) -> int:
     try:
         cfg = Config(parser, filtered, os.environ)
         cfg.read(known_only=True)
-        asyncio.run(load_generation(parser, cfg, strict=False, environ=dict(os.environ)))
+        asyncio.run(load_generation(parser, cfg, strict=False, environ=dict(os.environ),
+                                    dry_run=True))
     except Exception as exc:
         print(f"(plugin options not listed: {exc})", file=sys.stderr)
     buf = io.StringIO()
@@ -102,11 +103,16 @@ def main(argv: list[str] | None = None) -> int:
 def _check(parser: Any, cfg: Config) -> int:
     from embedtornado.daemon.service import load_generation
 
+    from embedtornado.daemon.plugins import run_teardown
+
     try:
-        gen = asyncio.run(load_generation(parser, cfg, strict=True, environ=dict(os.environ)))
+        gen = asyncio.run(load_generation(parser, cfg, strict=True, environ=dict(os.environ),
+                                          dry_run=True))
     except (ConfigError, PluginError) as exc:
         print(f"embedtornado: configuration error: {exc}", file=sys.stderr)
         return EX_CONFIG
+    for plugin in gen.plugins:
+        run_teardown(plugin, gen.app)
     names = ", ".join(p.name for p in gen.plugins.loaded()) or "none"
     print(f"configuration OK: {cfg.path or '(defaults, no config file)'}; plugins: {names}")
     return 0
@@ -173,18 +179,40 @@ def _serve(parser: Any, cfg: Config) -> int:
     return status
 
 
+def _children(parent: int) -> list[int]:
+    """Pids of ``parent``'s child processes (from /proc)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may contain spaces and parentheses
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == parent:
+            pids.append(int(entry))
+    return pids
+
+
 def _install_forwarding() -> None:
-    """In the multi-process parent: pass SIGTERM and SIGHUP on to the workers."""
+    """In the multi-process parent: pass SIGTERM and SIGHUP on to the workers.
+
+    Only to this process's children: the process group may hold others (a
+    shell, a test runner) when not run by a service manager.
+    """
     parent = os.getpid()
 
     def forward(signum: int, frame: Any) -> None:
         if os.getpid() != parent:
             return
-        signal.signal(signum, signal.SIG_IGN)
-        try:
-            os.killpg(0, signum)
-        finally:
-            signal.signal(signum, forward)
+        for pid in _children(parent):
+            try:
+                os.kill(pid, signum)
+            except OSError:
+                pass
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGHUP, forward)

@@ -173,11 +173,6 @@ def define_daemon_options(parser: OptionParser) -> None:
       help="address for ops_port")
 
 
-def _restore_defaults_of(parser: OptionParser, names: Sequence[str]) -> None:
-    for name in names:
-        _registry(parser)[parser._normalize_name(name)]._value = _UNSET
-
-
 def _registry(parser: OptionParser) -> dict[str, Any]:
     # NOTE(daemon): reload needs to forget a plugin's options and restore the
     # previous values when a new config is rejected; options.py has no public
@@ -200,13 +195,6 @@ def restore(parser: OptionParser, state: Mapping[str, tuple[Any, Any]]) -> None:
     for key, (opt, value) in state.items():
         opt._value = value
         registry[key] = opt
-
-
-def forget_groups(parser: OptionParser, groups: set[str]) -> None:
-    """Remove the options defined in ``groups`` (a reloaded plugin defines them again)."""
-    registry = _registry(parser)
-    for key in [k for k, opt in registry.items() if opt.group_name in groups]:
-        del registry[key]
 
 
 def reset_values(parser: OptionParser) -> None:

@@ -134,12 +134,14 @@ def _wrapper(daemon: Daemon | None) -> Callable[[Plugin, Any], Any]:
     return wrap
 
 
-def cookie_secret(o: OptionParser, cfg: Config, environ: dict[str, str]) -> tuple[str, str]:
+def cookie_secret(o: OptionParser, cfg: Config, environ: dict[str, str],
+                  create: bool = True) -> tuple[str, str]:
     """The cookie key and where it came from.
 
     ``cookie_secret`` if set; else the file ``cookie_secret_file`` (default
     ``$STATE_DIRECTORY/cookie_secret`` under systemd), created with a random
-    key, mode 0600, if missing; else a random key for this run only.
+    key, mode 0600, if missing (unless ``create`` is false: ``--check-config``
+    and ``--help`` change nothing); else a random key for this run only.
     """
     if o.cookie_secret:
         return o.cookie_secret, "cookie_secret"
@@ -148,6 +150,8 @@ def cookie_secret(o: OptionParser, cfg: Config, environ: dict[str, str]) -> tupl
         path = os.path.join(environ["STATE_DIRECTORY"].split(":")[0], "cookie_secret")
     if not path:
         return secrets.token_urlsafe(32), "random (for this run only)"
+    if not create and not os.path.exists(path):
+        return secrets.token_urlsafe(32), f"{path} (to be created)"
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         try:
@@ -174,13 +178,15 @@ def cookie_secret(o: OptionParser, cfg: Config, environ: dict[str, str]) -> tupl
 
 async def load_generation(parser: OptionParser, cfg: Config, *, strict: bool,
                           daemon: Daemon | None = None, environ: dict[str, str] | None = None,
-                          ops_on_main: bool = False, number: int = 0) -> Generation:
+                          ops_on_main: bool = False, number: int = 0,
+                          dry_run: bool = False) -> Generation:
     """Import the plugins, finish reading the options, build the application.
 
     ``cfg.read(known_only=True)`` must have run.  Reads the config and the
     command line a second time, once plugins have defined their options.
 
     :arg strict: raise the first `PluginError` instead of recording it.
+    :arg dry_run: create no files (``--check-config``, ``--help``).
     :raises ConfigError: for any option problem.
     :raises PluginError: for a plugin problem when ``strict``.
     """
@@ -276,7 +282,7 @@ async def load_generation(parser: OptionParser, cfg: Config, *, strict: bool,
                                          reserved):
         fail(next(p for p in plugins if p.name == exc.plugin), exc)
 
-    secret, _source = cookie_secret(o, cfg, env)
+    secret, _source = cookie_secret(o, cfg, env, create=not dry_run)
     settings: dict[str, Any] = {
         "debug": o.debug,
         "autoreload": False,  # SIGHUP reloads; never re-exec under a service manager
@@ -602,7 +608,6 @@ class Daemon:
         saved_modules: dict[str, Any] = {}
         for plugin in old.plugins:
             saved_modules.update(_plugins.forget_modules(plugin.name))
-        _config.forget_groups(parser, set())
         registry = _config._registry(parser)
         for key in old.plugins.option_keys():
             registry.pop(key, None)
