@@ -131,7 +131,7 @@ def test_nested_transaction_is_a_savepoint(run1, db_path):
 
 def test_transaction_misuse(run1, db_path):
     async def main():
-        db = Database(db_path, transaction_timeout=0.2)
+        db = Database(db_path)
         try:
             await db.execute(SCHEMA)
             tx = db.transaction()
@@ -144,11 +144,15 @@ def test_transaction_misuse(run1, db_path):
             with pytest.raises(TransactionError, match="only once"):
                 async with tx:
                     pass
+        finally:
+            await db.close()
+        db = Database(db_path, transaction_timeout=0.5)
+        try:
             # idle for longer than transaction_timeout: rolled back, writer freed
             with pytest.raises(TransactionError, match="timed out"):
                 async with db.transaction():
                     await db.execute("INSERT INTO acct (owner, balance) VALUES ('b', 1)")
-                    await asyncio.sleep(0.6)
+                    await asyncio.sleep(1.5)
                     await db.execute("INSERT INTO acct (owner, balance) VALUES ('c', 1)")
             assert await _count(db) == 1
             await db.execute("INSERT INTO acct (owner, balance) VALUES ('d', 1)")
