@@ -22,13 +22,15 @@ def websocket_mask(mask, data):
     mask = bytes(mask)
     if len(mask) != 4:
         raise ValueError("websocket_mask needs a 4-byte mask, got %d bytes" % len(mask))
-    if not isinstance(data, bytes):
-        data = bytes(data)
-    n = len(<bytes>data)
+    # Any contiguous byte buffer (bytes, bytearray, memoryview) is read in place.
+    try:
+        d = data
+    except (TypeError, ValueError):
+        d = bytes(data)
+    n = d.shape[0]
     if n == 0:
         return b""
     m = mask
-    d = data
     out = PyBytes_FromStringAndSize(NULL, n)
     o = <unsigned char *>PyBytes_AS_STRING(out)
     memcpy(&m32, &m[0], 4)

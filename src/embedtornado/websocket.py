@@ -1,0 +1,1601 @@
+"""WebSocket (RFC 6455) with permessage-deflate (RFC 7692): server handler and client.
+
+The API is Tornado 6.6.1's ``tornado.websocket``. A server endpoint is a
+`WebSocketHandler` in the application's routing table::
+
+    class EchoWebSocket(websocket.WebSocketHandler):
+        def open(self):
+            print("WebSocket opened")
+
+        async def on_message(self, message):
+            await self.write_message("You said: " + message)
+
+        def on_close(self):
+            print("WebSocket closed")
+
+    app = web.Application([(r"/ws", EchoWebSocket)])
+
+and a client is `websocket_connect`::
+
+    conn = await websocket_connect("ws://127.0.0.1:8888/ws")
+    await conn.write_message("hello")
+    reply = await conn.read_message()      # None once the connection is closed
+
+Design: the handshake is an ordinary HTTP request answered with ``101``;
+then `HTTP1Connection.upgrade` hands the transport (and any bytes the
+client sent after its request) to a `WebSocketProtocol13`, which is an
+asyncio protocol. Frames are parsed from the bytes it is given -- nothing
+here reads from a socket in the middle of a parse -- and each complete
+message goes to the handler in order: when ``on_message`` returns an
+awaitable, later frames wait (and reading pauses once a bounded amount is
+buffered). Masking is the compiled ``wsmask`` twin (`util._websocket_mask`).
+
+.. note:: embedtornado differs from Tornado 6.6.1 here (see docs/websocket.md):
+   a protocol violation is answered with the close code RFC 6455 requires
+   (1002, 1007, 1009) before the connection closes, where Tornado drops the
+   connection without a close frame; a peer that reads too slowly cannot
+   make the server buffer more than ``websocket_max_write_buffer_size``
+   bytes; a bad handshake response to the client raises `WebSocketError`
+   rather than ``AssertionError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import codecs
+import hashlib
+import logging
+import os
+import ssl
+import sys
+import urllib.parse
+import warnings
+import zlib
+from collections import deque
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from embedtornado import escape, httputil, web
+from embedtornado.util import _websocket_mask
+
+if TYPE_CHECKING:
+    from embedtornado.netutil import Resolver
+
+__all__ = [
+    "WebSocketError",
+    "WebSocketClosedError",
+    "WebSocketHandler",
+    "WebSocketProtocol",
+    "WebSocketProtocol13",
+    "WebSocketClientConnection",
+    "websocket_connect",
+]
+
+app_log = logging.getLogger("embedtornado.application")
+gen_log = logging.getLogger("embedtornado.general")
+
+_default_max_message_size = 10 * 1024 * 1024
+#: Output a connection may queue (beyond what the socket took) before it is
+#: dropped: a peer that stops reading cannot make us buffer without bound.
+_default_max_write_buffer_size = 16 * 1024 * 1024
+#: Unprocessed input kept while a message handler is busy; then reading pauses.
+_READ_HIGH_WATER = 256 * 1024
+#: The transport's write high-water mark: above it, write futures wait.
+_WRITE_HIGH_WATER = 64 * 1024
+#: Seconds to wait for the peer's close frame before dropping the connection.
+_CLOSE_TIMEOUT = 5.0
+#: Largest response head the client accepts in the handshake.
+_MAX_RESPONSE_HEAD = 64 * 1024
+
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+# opcodes
+_OP_CONT = 0x0
+_OP_TEXT = 0x1
+_OP_BINARY = 0x2
+_OP_CLOSE = 0x8
+_OP_PING = 0x9
+_OP_PONG = 0xA
+
+# close codes used for protocol failures (RFC 6455 section 7.4.1)
+_CLOSE_PROTOCOL_ERROR = 1002
+_CLOSE_INVALID_DATA = 1007
+_CLOSE_TOO_BIG = 1009
+
+_utf8_decoder = codecs.getincrementaldecoder("utf-8")
+
+
+def _valid_close_code(code: int) -> bool:
+    """Close codes a peer may send (RFC 6455 7.4, IANA registry; 3000-4999 private)."""
+    return (1000 <= code <= 1003 or 1007 <= code <= 1014) or 3000 <= code <= 4999
+
+
+class WebSocketError(Exception):
+    pass
+
+
+class WebSocketClosedError(WebSocketError):
+    """Raised by operations on a closed connection.
+
+    .. versionadded:: 3.2
+    """
+
+
+class _DecompressTooLargeError(Exception):
+    pass
+
+
+class _ProtocolFailure(Exception):
+    """Raised inside the frame parser: fail the connection with *code*."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+
+class _WebSocketParams:
+    def __init__(
+        self,
+        ping_interval: float | None = None,
+        ping_timeout: float | None = None,
+        max_message_size: int = _default_max_message_size,
+        compression_options: dict[str, Any] | None = None,
+        max_write_buffer_size: int = _default_max_write_buffer_size,
+    ) -> None:
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.max_message_size = max_message_size
+        self.compression_options = compression_options
+        self.max_write_buffer_size = max_write_buffer_size
+
+
+# --------------------------------------------------------------------------- deflate
+
+
+class _PerMessageDeflateCompressor:
+    """Compresses each outgoing message (RFC 7692 section 7.2.1)."""
+
+    def __init__(self, persistent: bool, max_wbits: int | None,
+                 compression_options: dict[str, Any] | None = None) -> None:
+        if max_wbits is None:
+            max_wbits = zlib.MAX_WBITS
+        if not (8 <= max_wbits <= zlib.MAX_WBITS):
+            raise ValueError("Invalid max_wbits value %r; allowed range 8-%d"
+                             % (max_wbits, zlib.MAX_WBITS))
+        opts = compression_options or {}
+        self._compression_level = opts.get("compression_level", web.GZipContentEncoding.GZIP_LEVEL)
+        if max_wbits == 8:
+            # zlib cannot deflate with a 256-byte window. Stored blocks (level
+            # 0) hold no back-references, so they fit any window the peer has.
+            max_wbits = 9
+            self._compression_level = 0
+        self._max_wbits = max_wbits
+        self._mem_level = opts.get("mem_level", 8)
+        self._compressor: Any = self._create_compressor() if persistent else None
+
+    def _create_compressor(self) -> Any:
+        return zlib.compressobj(self._compression_level, zlib.DEFLATED, -self._max_wbits,
+                                self._mem_level)
+
+    def compress(self, data: bytes) -> bytes:
+        compressor = self._compressor or self._create_compressor()
+        data = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        # A sync flush ends with an empty stored block, which the receiver adds back.
+        return data[:-4]
+
+
+class _PerMessageDeflateDecompressor:
+    """Inflates incoming messages, never to more than *max_message_size* bytes."""
+
+    def __init__(self, persistent: bool, max_wbits: int | None, max_message_size: int,
+                 compression_options: dict[str, Any] | None = None) -> None:
+        self._max_message_size = max_message_size
+        if max_wbits is None:
+            max_wbits = zlib.MAX_WBITS
+        if not (8 <= max_wbits <= zlib.MAX_WBITS):
+            raise ValueError("Invalid max_wbits value %r; allowed range 8-%d"
+                             % (max_wbits, zlib.MAX_WBITS))
+        # zlib inflates a raw 8-bit window as 9 bits: more than enough.
+        self._max_wbits = max(max_wbits, 9)
+        self._decompressor: Any = self._create_decompressor() if persistent else None
+
+    def _create_decompressor(self) -> Any:
+        return zlib.decompressobj(-self._max_wbits)
+
+    def decompress(self, data: bytes) -> bytes:
+        decompressor = self._decompressor or self._create_decompressor()
+        result = decompressor.decompress(data + b"\x00\x00\xff\xff", self._max_message_size)
+        if decompressor.unconsumed_tail:
+            raise _DecompressTooLargeError()
+        return result
+
+
+def _parse_extensions_header(headers: httputil.HTTPHeaders) -> list[tuple[str, dict[str, str]]]:
+    value = headers.get("Sec-WebSocket-Extensions", "")
+    if not value:
+        return []
+    return [httputil._parse_header(e.strip()) for e in value.split(",")]
+
+
+def _compressor_options(side: str, agreed: dict[str, Any],
+                        compression_options: dict[str, Any] | None) -> dict[str, Any]:
+    wbits = agreed.get(side + "_max_window_bits")
+    return {
+        "persistent": (side + "_no_context_takeover") not in agreed,
+        "max_wbits": zlib.MAX_WBITS if wbits is None else int(wbits),
+        "compression_options": compression_options,
+    }
+
+
+_DEFLATE_PARAMS = frozenset({"server_no_context_takeover", "client_no_context_takeover",
+                             "server_max_window_bits", "client_max_window_bits"})
+
+
+def _check_deflate_params(params: dict[str, Any], server: bool) -> None:
+    """Reject unknown or malformed permessage-deflate parameters (RFC 7692 section 7)."""
+    for key, value in params.items():
+        if key not in _DEFLATE_PARAMS:
+            raise ValueError("unsupported compression parameter %r" % key)
+        if key.endswith("_no_context_takeover"):
+            if value is not None:
+                raise ValueError("%s takes no value" % key)
+        elif value is None:
+            # A client may offer client_max_window_bits without a value;
+            # nothing else may leave it out.
+            if not (server and key == "client_max_window_bits"):
+                raise ValueError("%s needs a value" % key)
+        elif not (value.isdigit() and len(value) <= 2 and 8 <= int(value) <= 15):
+            raise ValueError("invalid %s %r" % (key, value))
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+class WebSocketProtocol:
+    """Base class for WebSocket protocol versions (Tornado's name).
+
+    ``handler`` is the `WebSocketHandler` or `WebSocketClientConnection`
+    this connection reports to; ``stream`` is its transport once connected.
+    """
+
+    def __init__(self, handler: Any) -> None:
+        self.handler = handler
+        self.stream: Any = None
+        self.client_terminated = False
+        self.server_terminated = False
+
+    def _run_callback(self, callback: Callable[..., Any], *args: Any,
+                      **kwargs: Any) -> asyncio.Future | None:
+        """Call *callback*; log and abort on error.
+
+        Returns None for a plain return value, else a future that resolves
+        (never with an error) when the returned awaitable finishes.
+        """
+        try:
+            result = callback(*args, **kwargs)
+        except (Exception, asyncio.CancelledError):
+            self.handler.log_exception(*sys.exc_info())
+            self._abort()
+            return None
+        if result is None:
+            return None
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        def on_done(f: asyncio.Future) -> None:
+            try:
+                f.result()
+            except (Exception, asyncio.CancelledError):
+                self.handler.log_exception(*sys.exc_info())
+                self._abort()
+            if not done.done():
+                done.set_result(None)
+
+        try:
+            fut = asyncio.ensure_future(result)
+        except TypeError:
+            # Not awaitable: Tornado would fail the same way inside its coroutine.
+            self.handler.log_exception(*sys.exc_info())
+            self._abort()
+            return None
+        fut.add_done_callback(on_done)
+        return done
+
+    def on_connection_close(self) -> None:
+        stream = self.stream
+        if stream is not None and stream.is_closing():
+            return  # closing already (after the closing handshake): let it finish
+        self._abort()
+
+    def _abort(self) -> None:
+        raise NotImplementedError()
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        raise NotImplementedError()
+
+    def is_closing(self) -> bool:
+        raise NotImplementedError()
+
+
+class WebSocketProtocol13(WebSocketProtocol, asyncio.Protocol):
+    """RFC 6455 (version 13) over an asyncio transport, for both ends.
+
+    :arg handler: receives ``on_message``, ``on_ping``, ``on_pong``,
+        ``on_ws_connection_close`` and ``log_exception`` calls.
+    :arg mask_outgoing: True for a client (its frames are masked, and frames
+        it receives must not be); False for a server (the opposite).
+    :arg params: a ``_WebSocketParams``.
+    """
+
+    FIN = 0x80
+    RSV1 = 0x40
+    RSV2 = 0x20
+    RSV3 = 0x10
+    RSV_MASK = RSV1 | RSV2 | RSV3
+    OPCODE_MASK = 0x0F
+
+    def __init__(self, handler: Any, mask_outgoing: bool, params: _WebSocketParams) -> None:
+        WebSocketProtocol.__init__(self, handler)
+        self.mask_outgoing = mask_outgoing
+        self.params = params
+        self._loop: Any = None
+        self._selected_subprotocol: str | None = None
+        self._compression_options = params.compression_options
+        self._compressor: _PerMessageDeflateCompressor | None = None
+        self._decompressor: _PerMessageDeflateDecompressor | None = None
+        self._buf = bytearray()
+        self._pos = 0
+        # A fragmented message in progress: opcode (None when there is none),
+        # its pieces, their size, whether it is compressed, and the UTF-8
+        # decoder that checks a text message as its fragments arrive.
+        self._frag_opcode: int | None = None
+        self._frag_parts: list[Any] = []
+        self._frag_size = 0
+        self._frag_compressed = False
+        self._frag_decoder: Any = None
+        self._ready = False  # messages are delivered once open() has finished
+        self._busy = False  # a message callback's awaitable is pending
+        self._reading_paused = False
+        self._writing_paused = False
+        self._drain_waiters: list[asyncio.Future] | None = None
+        self._done_future: asyncio.Future | None = None
+        self._connection_lost = False
+        self._close_timer: Any = None
+        self._ping_timer: Any = None
+        self._pong_timer: Any = None
+        self._received_pong = False
+        self._last_ping = 0.0
+        self._on_close_sent = False
+        self._message_bytes_in = 0
+        self._message_bytes_out = 0
+        self._wire_bytes_in = 0
+        self._wire_bytes_out = 0
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+
+    # --- Tornado's attributes -----------------------------------------------------
+
+    @property
+    def selected_subprotocol(self) -> str | None:
+        return self._selected_subprotocol
+
+    @selected_subprotocol.setter
+    def selected_subprotocol(self, value: str | None) -> None:
+        self._selected_subprotocol = value
+
+    @staticmethod
+    def compute_accept_value(key: str | bytes) -> str:
+        """The ``Sec-WebSocket-Accept`` value for a ``Sec-WebSocket-Key``."""
+        digest = hashlib.sha1(escape.utf8(key) + _GUID).digest()
+        return base64.b64encode(digest).decode("ascii")
+
+    # --- handshake (server) ---------------------------------------------------------
+
+    async def accept_connection(self, handler: WebSocketHandler) -> None:
+        headers = handler.request.headers
+        if not all(headers.get(f) for f in ("Host", "Sec-Websocket-Key",
+                                            "Sec-Websocket-Version")):
+            handler.set_status(400)
+            log_msg = "Missing/Invalid WebSocket headers"
+            handler.finish(log_msg)
+            gen_log.debug(log_msg)
+            return
+        try:
+            await self._accept_connection(handler)
+        except asyncio.CancelledError:
+            self._abort()
+        except ValueError:
+            gen_log.debug("Malformed WebSocket request received", exc_info=True)
+            self._abort()
+
+    async def _accept_connection(self, handler: WebSocketHandler) -> None:
+        headers = handler.request.headers
+        value = headers.get("Sec-WebSocket-Protocol")
+        subprotocols = [s.strip() for s in value.split(",")] if value else []
+        self.selected_subprotocol = handler.select_subprotocol(subprotocols)
+        if self.selected_subprotocol:
+            if self.selected_subprotocol not in subprotocols:
+                raise ValueError("select_subprotocol returned %r, which the client did not "
+                                 "offer" % self.selected_subprotocol)
+            handler.set_header("Sec-WebSocket-Protocol", self.selected_subprotocol)
+
+        if self._compression_options is not None:
+            for name, params in _parse_extensions_header(headers):
+                if name != "permessage-deflate":
+                    continue
+                try:
+                    _check_deflate_params(params, server=True)
+                except ValueError:
+                    # RFC 7692 5.1: decline an offer we cannot accept; try the next.
+                    continue
+                self._create_compressors("server", params, self._compression_options)
+                if "client_max_window_bits" in params and params["client_max_window_bits"] is None:
+                    del params["client_max_window_bits"]
+                handler.set_header("Sec-WebSocket-Extensions",
+                                   httputil._encode_header("permessage-deflate", params))
+                break
+
+        handler.clear_header("Content-Type")
+        handler.set_status(101)
+        handler.set_header("Upgrade", "websocket")
+        handler.set_header("Connection", "Upgrade")
+        handler.set_header("Sec-WebSocket-Accept",
+                           self.compute_accept_value(headers["Sec-Websocket-Key"]))
+        handler.finish()
+        handler._detach_stream(self)  # connection_made() runs here
+
+        self.start_pinging()
+        try:
+            result = handler.open(*handler.open_args, **handler.open_kwargs)
+            if result is not None:
+                await result
+        except Exception:
+            handler.log_exception(*sys.exc_info())
+            self._abort()
+            return
+        self._set_ready()
+
+    def _create_compressors(self, side: str, agreed: dict[str, Any],
+                            compression_options: dict[str, Any] | None = None) -> None:
+        for key in agreed:
+            if key not in _DEFLATE_PARAMS:
+                raise ValueError("unsupported compression parameter %r" % key)
+        other = "client" if side == "server" else "server"
+        self._compressor = _PerMessageDeflateCompressor(
+            **_compressor_options(side, agreed, compression_options))
+        self._decompressor = _PerMessageDeflateDecompressor(
+            max_message_size=self.params.max_message_size,
+            **_compressor_options(other, agreed, compression_options))
+
+    def _process_server_headers(self, key: str | bytes, headers: httputil.HTTPHeaders) -> None:
+        """Check a 101 response to our handshake (client side); raises `WebSocketError`."""
+        if headers.get("Upgrade", "").lower() != "websocket":
+            raise WebSocketError("handshake response has no 'Upgrade: websocket'")
+        if "upgrade" not in [s.strip().lower() for s in headers.get("Connection", "").split(",")]:
+            raise WebSocketError("handshake response has no 'Connection: Upgrade'")
+        if headers.get("Sec-Websocket-Accept") != self.compute_accept_value(key):
+            raise WebSocketError("handshake response has a wrong Sec-WebSocket-Accept")
+        for name, params in _parse_extensions_header(headers):
+            if name == "permessage-deflate" and self._compression_options is not None \
+                    and self._compressor is None:
+                try:
+                    _check_deflate_params(params, server=False)
+                except ValueError as e:
+                    raise WebSocketError("bad permessage-deflate response: %s" % e) from None
+                self._create_compressors("client", params)
+            else:
+                raise WebSocketError("unsupported extension %r" % ((name, params),))
+        self.selected_subprotocol = headers.get("Sec-WebSocket-Protocol", None)
+
+    # --- asyncio protocol -------------------------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        self.stream = transport
+        self._loop = asyncio.get_running_loop()
+        transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+
+    def data_received(self, data: bytes) -> None:
+        if self.client_terminated:
+            return  # after the peer's close frame nothing more counts
+        self._buf += data
+        self._wire_bytes_in += len(data)
+        if self._ready and not self._busy:
+            self._process()
+        elif (not self._reading_paused and len(self._buf) - self._pos > _READ_HIGH_WATER
+              and not self._connection_lost):
+            self._reading_paused = True
+            self.stream.pause_reading()
+
+    def eof_received(self) -> bool:
+        # The peer will send nothing more: a clean close already happened
+        # (or never will); either way the connection is over.
+        return False
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._connection_lost = True
+        self.client_terminated = True
+        self.server_terminated = True
+        self._cancel_timers()
+        self._buf = bytearray()
+        self._pos = 0
+        waiters = self._drain_waiters
+        if waiters:
+            self._drain_waiters = None
+            for f in waiters:
+                if not f.done():
+                    f.set_exception(WebSocketClosedError())
+                    f.exception()  # the writer may not be waiting for it
+        self._notify_closed()
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        waiters = self._drain_waiters
+        if waiters:
+            self._drain_waiters = None
+            for f in waiters:
+                if not f.done():
+                    f.set_result(None)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def _set_ready(self) -> None:
+        """open() finished: deliver what arrived meanwhile, and everything after."""
+        if self._ready:
+            return
+        self._ready = True
+        if not self.client_terminated:
+            self._process()
+
+    def _process(self) -> None:
+        """Parse and deliver frames until input runs out or a callback is busy."""
+        try:
+            while not self._busy and not self.client_terminated:
+                if not self._next_frame():
+                    break
+        except _ProtocolFailure as e:
+            self._fail(e.code, e.reason)
+            return
+        if self._connection_lost:
+            return
+        buf = self._buf
+        if self._pos:
+            if self._pos >= len(buf):
+                buf.clear()
+                self._pos = 0
+            elif self._pos > 65536:
+                del buf[: self._pos]
+                self._pos = 0
+        if self._reading_paused and not self._busy and not self.client_terminated:
+            self._reading_paused = False
+            self.stream.resume_reading()
+
+    def _next_frame(self) -> bool:
+        """Handle one frame if it is complete; False when more bytes are needed."""
+        buf = self._buf
+        pos = self._pos
+        avail = len(buf) - pos
+        if avail < 2:
+            return False
+        b0 = buf[pos]
+        b1 = buf[pos + 1]
+        opcode = b0 & 0x0F
+        length = b1 & 0x7F
+        hlen = 2
+        if length == 126:
+            if avail < 4:
+                return False
+            length = (buf[pos + 2] << 8) | buf[pos + 3]
+            hlen = 4
+            if length < 126:
+                raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "non-minimal frame length")
+        elif length == 127:
+            if avail < 10:
+                return False
+            length = int.from_bytes(buf[pos + 2: pos + 10], "big")
+            hlen = 10
+            if length >> 63:
+                raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "frame length has the high bit")
+            if length < 65536:
+                raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "non-minimal frame length")
+        # Everything that can be judged from the header is judged now, before
+        # the payload arrives (so an oversized frame is refused, not buffered).
+        masked = b1 & 0x80
+        if masked:
+            if self.mask_outgoing:
+                raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "masked frame from a server")
+        elif not self.mask_outgoing:
+            raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "unmasked frame from a client")
+        fin = b0 & 0x80
+        rsv = b0 & 0x70
+        compressed = False
+        if opcode & 0x8:
+            if opcode > _OP_PONG:
+                raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "unknown opcode %d" % opcode)
+            if not fin:
+                raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "fragmented control frame")
+            if length > 125:
+                raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "control frame too long")
+            if rsv:
+                raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "reserved bits set")
+        else:
+            if opcode == _OP_CONT:
+                if self._frag_opcode is None:
+                    raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "continuation without start")
+                if rsv:
+                    raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "reserved bits set")
+            elif opcode > _OP_BINARY:
+                raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "unknown opcode %d" % opcode)
+            else:
+                if self._frag_opcode is not None:
+                    raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR,
+                                           "new message inside a fragmented one")
+                if rsv == self.RSV1 and self._decompressor is not None:
+                    compressed = True
+                elif rsv:
+                    raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "reserved bits set")
+            if self._frag_size + length > self.params.max_message_size:
+                raise _ProtocolFailure(_CLOSE_TOO_BIG, "message too big")
+        start = pos + hlen + (4 if masked else 0)
+        end = start + length
+        if len(buf) < end:
+            if self._reading_paused:
+                # Need the rest of this frame: read on even though we are busy.
+                self._reading_paused = False
+                self.stream.resume_reading()
+            return False
+        if masked:
+            payload = _websocket_mask(buf[start - 4: start], buf[start:end])
+        else:
+            payload = bytes(buf[start:end])
+        self._pos = end
+        if opcode & 0x8:
+            self._on_control(opcode, payload)
+        elif fin and opcode != _OP_CONT:
+            self._on_message(opcode, payload, compressed)
+        else:
+            self._on_fragment(opcode, payload, compressed, fin)
+        return True
+
+    def _on_fragment(self, opcode: int, payload: bytes, compressed: bool, fin: int) -> None:
+        if opcode != _OP_CONT:  # first fragment
+            self._frag_opcode = opcode
+            self._frag_compressed = compressed
+            self._frag_decoder = (_utf8_decoder() if opcode == _OP_TEXT and not compressed
+                                  else None)
+            self._frag_parts = []
+            self._frag_size = 0
+        self._frag_size += len(payload)
+        decoder = self._frag_decoder
+        if decoder is not None:
+            # Check text as it arrives: invalid UTF-8 fails the connection at
+            # the first bad fragment, not at the end of the message.
+            try:
+                self._frag_parts.append(decoder.decode(payload, bool(fin)))
+            except UnicodeDecodeError:
+                raise _ProtocolFailure(_CLOSE_INVALID_DATA, "invalid UTF-8 in text") from None
+        else:
+            self._frag_parts.append(payload)
+        if not fin:
+            return
+        opcode = self._frag_opcode  # type: ignore[assignment]
+        parts = self._frag_parts
+        self._frag_opcode = None
+        self._frag_parts = []
+        self._frag_size = 0
+        self._frag_decoder = None
+        if decoder is not None:
+            self._message_bytes_in += sum(len(p) for p in parts)
+            self._dispatch_message("".join(parts))
+        else:
+            self._on_message(opcode, b"".join(parts), self._frag_compressed)
+
+    def _on_message(self, opcode: int, data: bytes, compressed: bool) -> None:
+        if compressed:
+            assert self._decompressor is not None
+            try:
+                data = self._decompressor.decompress(data)
+            except _DecompressTooLargeError:
+                raise _ProtocolFailure(_CLOSE_TOO_BIG,
+                                       "message too big after decompression") from None
+            except zlib.error:
+                raise _ProtocolFailure(_CLOSE_INVALID_DATA, "bad deflate data") from None
+        self._message_bytes_in += len(data)
+        if opcode == _OP_TEXT:
+            try:
+                message: str | bytes = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _ProtocolFailure(_CLOSE_INVALID_DATA, "invalid UTF-8 in text") from None
+        else:
+            message = data
+        self._dispatch_message(message)
+
+    def _dispatch_message(self, message: str | bytes) -> None:
+        future = self._run_callback(self.handler.on_message, message)
+        if future is not None:
+            self._wait_for(future)
+
+    def _wait_for(self, future: asyncio.Future) -> None:
+        self._busy = True
+        future.add_done_callback(self._callback_done)
+
+    def _callback_done(self, future: asyncio.Future) -> None:
+        self._busy = False
+        if not self.client_terminated and not self._connection_lost:
+            self._process()
+
+    def _on_control(self, opcode: int, data: bytes) -> None:
+        if opcode == _OP_CLOSE:
+            if len(data) == 1:
+                raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "close frame with a 1-byte body")
+            if len(data) >= 2:
+                code = (data[0] << 8) | data[1]
+                if not _valid_close_code(code):
+                    raise _ProtocolFailure(_CLOSE_PROTOCOL_ERROR, "invalid close code %d" % code)
+                try:
+                    reason = data[2:].decode("utf-8")
+                except UnicodeDecodeError:
+                    raise _ProtocolFailure(_CLOSE_INVALID_DATA,
+                                           "invalid UTF-8 in close reason") from None
+                self.close_code = code
+                if len(data) > 2:
+                    self.close_reason = reason
+            self.client_terminated = True
+            self.close(self.close_code)
+            self._notify_closed()
+        elif opcode == _OP_PING:
+            self._send_pong(data)
+            self._run_callback(self.handler.on_ping, data)
+        else:  # pong
+            self._received_pong = True
+            future = self._run_callback(self.handler.on_pong, data)
+            if future is not None:
+                self._wait_for(future)
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455 7.1.7): send a close frame with *code*, then close."""
+        gen_log.debug("WebSocket protocol error from %s: %s (closing with %d)",
+                      self._peer(), reason, code)
+        self.client_terminated = True
+        self._frag_opcode = None
+        self._frag_parts = []
+        self.close(code, reason)
+
+    def _peer(self) -> Any:
+        if self.stream is None:
+            return None
+        return self.stream.get_extra_info("peername")
+
+    def _notify_closed(self) -> None:
+        if self._on_close_sent:
+            return
+        self._on_close_sent = True
+        try:
+            self.handler.on_ws_connection_close(self.close_code, self.close_reason)
+        except Exception:
+            self.handler.log_exception(*sys.exc_info())
+
+    # --- writing ------------------------------------------------------------------------
+
+    def _write_frame(self, fin: bool, opcode: int, data: bytes, flags: int = 0) -> asyncio.Future:
+        n = len(data)
+        if opcode & 0x8:
+            if not fin:
+                raise ValueError("control frames may not be fragmented")
+            if n > 125:
+                raise ValueError("control frame payloads may not exceed 125 bytes")
+        stream = self.stream
+        if stream is None or self._connection_lost or stream.is_closing():
+            raise WebSocketClosedError()
+        b0 = (0x80 if fin else 0) | opcode | flags
+        mask_bit = 0x80 if self.mask_outgoing else 0
+        if n < 126:
+            header = bytes((b0, n | mask_bit))
+        elif n <= 0xFFFF:
+            header = bytes((b0, 126 | mask_bit, n >> 8, n & 0xFF))
+        else:
+            header = bytes((b0, 127 | mask_bit)) + n.to_bytes(8, "big")
+        if self.mask_outgoing:
+            mask = os.urandom(4)
+            frame = header + mask + _websocket_mask(mask, data)
+        else:
+            frame = header + data if n < 4096 else None
+        if frame is not None:
+            stream.write(frame)
+            self._wire_bytes_out += len(frame)
+        else:
+            stream.writelines((header, data))
+            self._wire_bytes_out += len(header) + n
+        if stream.get_write_buffer_size() > self.params.max_write_buffer_size:
+            gen_log.info("WebSocket peer %s is not reading; dropping the connection "
+                         "(more than %d bytes of output queued)", self._peer(),
+                         self.params.max_write_buffer_size)
+            self._abort()
+            raise WebSocketClosedError()
+        if self._writing_paused:
+            f = self._loop.create_future()
+            if self._drain_waiters is None:
+                self._drain_waiters = [f]
+            else:
+                self._drain_waiters.append(f)
+            return f
+        f = self._done_future
+        if f is None:
+            f = self._done_future = self._loop.create_future()
+            f.set_result(None)
+        return f
+
+    def write_message(self, message: str | bytes | dict[str, Any],
+                      binary: bool = False) -> asyncio.Future:
+        """Send one message; the future resolves once it is handed to the socket."""
+        opcode = _OP_BINARY if binary else _OP_TEXT
+        if isinstance(message, dict):
+            message = escape.json_encode(message)
+        data = escape.utf8(message)
+        if not isinstance(data, bytes):
+            raise TypeError("Expected bytes, unicode, or None; got %r" % type(message))
+        self._message_bytes_out += len(data)
+        flags = 0
+        if self._compressor is not None:
+            data = self._compressor.compress(data)
+            flags = self.RSV1
+        return self._write_frame(True, opcode, data, flags)
+
+    def write_ping(self, data: bytes) -> None:
+        """Send a ping frame."""
+        assert isinstance(data, bytes)
+        self._write_frame(True, _OP_PING, data)
+
+    def _send_pong(self, data: bytes) -> None:
+        if self.server_terminated:
+            return
+        try:
+            self._write_frame(True, _OP_PONG, data)
+        except WebSocketClosedError:
+            self._abort()
+
+    # --- closing ------------------------------------------------------------------------
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Start (or finish) the closing handshake."""
+        if not self.server_terminated:
+            stream = self.stream
+            if stream is not None and not self._connection_lost and not stream.is_closing():
+                if code is None and reason is not None:
+                    code = 1000  # normal closure
+                payload = b"" if code is None else code.to_bytes(2, "big")
+                if reason is not None:
+                    payload += escape.utf8(reason)
+                    if len(payload) > 125:
+                        payload = payload[:125]
+                try:
+                    self._write_frame(True, _OP_CLOSE, payload)
+                except WebSocketClosedError:
+                    self._abort()
+            self.server_terminated = True
+        if self.client_terminated:
+            if self._close_timer is not None:
+                self._close_timer.cancel()
+                self._close_timer = None
+            if self.stream is not None and not self.stream.is_closing():
+                self.stream.close()  # after the queued output is sent
+        elif self._close_timer is None and self._loop is not None:
+            self._close_timer = self._loop.call_later(_CLOSE_TIMEOUT, self._abort)
+        self._cancel_ping()
+
+    def _abort(self) -> None:
+        """Drop the connection now, without a closing handshake."""
+        self.client_terminated = True
+        self.server_terminated = True
+        if self.stream is not None and not self._connection_lost:
+            self.stream.abort()
+        self._cancel_timers()
+
+    def is_closing(self) -> bool:
+        """True once either side started closing or the connection is gone."""
+        return (self.stream is None or self._connection_lost or self.stream.is_closing()
+                or self.client_terminated or self.server_terminated)
+
+    def set_nodelay(self, x: bool) -> None:
+        import socket
+
+        sock = self.stream.get_extra_info("socket") if self.stream is not None else None
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if x else 0)
+            except OSError:
+                pass
+
+    def _cancel_timers(self) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        self._cancel_ping()
+
+    # --- pings --------------------------------------------------------------------------
+
+    @property
+    def ping_interval(self) -> float:
+        interval = self.params.ping_interval
+        return interval if interval is not None else 0
+
+    @property
+    def ping_timeout(self) -> float:
+        timeout = self.params.ping_timeout
+        if timeout is not None:
+            if self.ping_interval and timeout > self.ping_interval:
+                gen_log.warning(
+                    "The websocket_ping_timeout (%s) cannot be longer than the "
+                    "websocket_ping_interval (%s).\nSetting websocket_ping_timeout=%s",
+                    timeout, self.ping_interval, self.ping_interval)
+                return self.ping_interval
+            return timeout
+        return self.ping_interval
+
+    def start_pinging(self) -> None:
+        """Send a ping every ``ping_interval`` seconds (when it is positive)."""
+        if self._ping_timer is None and self.ping_interval > 0 and self._loop is not None:
+            self._ping_timer = self._loop.call_later(self.ping_interval, self._periodic_ping)
+
+    @staticmethod
+    def ping_sleep_time(*, last_ping_time: float, interval: float, now: float) -> float:
+        """Seconds until the next ping is due."""
+        return max(0, last_ping_time + interval - now)
+
+    def _periodic_ping(self) -> None:
+        self._ping_timer = None
+        if self.is_closing():
+            return
+        self._received_pong = False
+        self._last_ping = self._loop.time()
+        try:
+            self.write_ping(b"")
+        except WebSocketClosedError:
+            return
+        timeout = self.ping_timeout
+        if timeout > 0:
+            self._pong_timer = self._loop.call_later(timeout, self._check_pong)
+        else:
+            self._schedule_ping()
+
+    def _check_pong(self) -> None:
+        self._pong_timer = None
+        if self.is_closing():
+            return
+        if not self._received_pong:
+            self.close(reason="ping timed out")
+            return
+        self._schedule_ping()
+
+    def _schedule_ping(self) -> None:
+        delay = self.ping_sleep_time(last_ping_time=self._last_ping,
+                                     interval=self.ping_interval, now=self._loop.time())
+        self._ping_timer = self._loop.call_later(delay, self._periodic_ping)
+
+    def _cancel_ping(self) -> None:
+        if self._ping_timer is not None:
+            self._ping_timer.cancel()
+            self._ping_timer = None
+        if self._pong_timer is not None:
+            self._pong_timer.cancel()
+            self._pong_timer = None
+
+
+# --------------------------------------------------------------------------- server handler
+
+
+def _raise_not_supported_for_websockets(*args: Any, **kwargs: Any) -> None:
+    raise RuntimeError("Method not supported for Web Sockets")
+
+
+class WebSocketHandler(web.RequestHandler):
+    """Subclass this class to create a basic WebSocket handler.
+
+    Override `on_message` to handle incoming messages, and use
+    `write_message` to send messages to the client. You can also
+    override `open` and `on_close` to handle opened and closed
+    connections. Custom upgrade response headers can be sent by overriding
+    `~.RequestHandler.set_default_headers` or `~.RequestHandler.prepare`.
+
+    Application settings read here: ``websocket_ping_interval``,
+    ``websocket_ping_timeout``, ``websocket_max_message_size`` (default
+    10 MiB) and, an embedtornado addition, ``websocket_max_write_buffer_size``
+    (default 16 MiB: a client that stops reading is dropped once this much
+    output is queued).
+    """
+
+    def __init__(self, application: web.Application, request: httputil.HTTPServerRequest,
+                 **kwargs: Any) -> None:
+        super().__init__(application, request, **kwargs)
+        self.ws_connection: WebSocketProtocol13 | None = None
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self._on_close_called = False
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        self.open_args = args
+        self.open_kwargs = kwargs
+
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            self.set_status(400)
+            log_msg = 'Can "Upgrade" only to "WebSocket".'
+            self.finish(log_msg)
+            gen_log.debug(log_msg)
+            return
+
+        connection = [s.strip().lower()
+                      for s in self.request.headers.get("Connection", "").split(",")]
+        if "upgrade" not in connection:
+            self.set_status(400)
+            log_msg = '"Connection" must be "Upgrade".'
+            self.finish(log_msg)
+            gen_log.debug(log_msg)
+            return
+
+        # Browsers do not apply the same-origin policy to WebSockets, so this
+        # check always runs (after prepare(), which check_origin may rely on).
+        error = self._check_cross_origin(self.check_origin)
+        if error is not None:
+            self.set_status(403)
+            log_msg = "Cross origin websockets not allowed"
+            self.finish(log_msg)
+            gen_log.debug("%s: %s", log_msg, error)
+            return
+
+        self.ws_connection = self.get_websocket_protocol()
+        if self.ws_connection:
+            await self.ws_connection.accept_connection(self)
+        else:
+            self.set_status(426, "Upgrade Required")
+            self.set_header("Sec-WebSocket-Version", "13")
+
+    @property
+    def ping_interval(self) -> float | None:
+        """Seconds between pings (``websocket_ping_interval``); 0 or None disables."""
+        return self.settings.get("websocket_ping_interval", None)
+
+    @property
+    def ping_timeout(self) -> float | None:
+        """Close if no pong arrives within this many seconds (``websocket_ping_timeout``).
+
+        Defaults to the ping interval, and cannot be longer than it.
+        """
+        return self.settings.get("websocket_ping_timeout", None)
+
+    @property
+    def max_message_size(self) -> int:
+        """Largest message accepted (``websocket_max_message_size``, default 10 MiB).
+
+        A larger one closes the connection with code 1009.
+        """
+        return self.settings.get("websocket_max_message_size", _default_max_message_size)
+
+    def write_message(self, message: bytes | str | dict[str, Any],
+                      binary: bool = False) -> asyncio.Future:
+        """Send *message* to the client (a dict is sent as JSON).
+
+        Raises `WebSocketClosedError` if the connection is closed. Returns a
+        future for flow control: it resolves once the socket has taken the
+        data (immediately, unless the output buffer is above its mark).
+        """
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            raise WebSocketClosedError()
+        if isinstance(message, dict):
+            message = escape.json_encode(message)
+        return self.ws_connection.write_message(message, binary=binary)
+
+    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
+        """Override to pick one of the client's *subprotocols* (or None)."""
+        return None
+
+    @property
+    def selected_subprotocol(self) -> str | None:
+        """The subprotocol returned by `select_subprotocol`."""
+        assert self.ws_connection is not None
+        return self.ws_connection.selected_subprotocol
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        """Return a dict (even empty) to enable permessage-deflate; None disables it.
+
+        Keys: ``compression_level`` and ``mem_level`` (see `zlib.compressobj`).
+        """
+        return None
+
+    def _open(self, *args: str, **kwargs: str) -> Awaitable[None] | None:
+        pass
+
+    open: Callable[..., Awaitable[None] | None] = _open
+    """Invoked when a new WebSocket is opened (may be a coroutine).
+
+    `on_message` is not called until `open` has returned.
+    """
+
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
+        """Handle an incoming message (must be overridden; may be a coroutine).
+
+        Messages are processed in order: the next one waits for this one.
+        """
+        raise NotImplementedError
+
+    def ping(self, data: str | bytes = b"") -> None:
+        """Send a ping frame (up to 125 bytes of *data*)."""
+        data = escape.utf8(data)
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            raise WebSocketClosedError()
+        self.ws_connection.write_ping(data)
+
+    def on_pong(self, data: bytes) -> None:
+        """Invoked when the response to a ping frame is received."""
+
+    def on_ping(self, data: bytes) -> None:
+        """Invoked when a ping frame is received (the pong is sent already)."""
+
+    def on_close(self) -> None:
+        """Invoked when the WebSocket is closed.
+
+        ``self.close_code`` and ``self.close_reason`` hold what the client's
+        close frame said, if it sent one.
+        """
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Close this WebSocket (``code`` from RFC 6455 7.4.1; ``reason`` text)."""
+        if self.ws_connection:
+            self.ws_connection.close(code, reason)
+            self.ws_connection = None
+
+    def check_origin(self, origin: str) -> bool:
+        """Return True to accept a cross-origin request from *origin*.
+
+        Only called for requests that look cross-origin (see Tornado 6.6's
+        ``Sec-Fetch-Site``/``Origin``/``Host`` rules). The default accepts the
+        ``trusted_origins`` application setting (`check_trusted_origin`).
+        """
+        return self.check_trusted_origin(origin)
+
+    def set_nodelay(self, value: bool) -> None:
+        """Set TCP_NODELAY on the connection (once it is established)."""
+        assert self.ws_connection is not None
+        self.ws_connection.set_nodelay(value)
+
+    def on_connection_close(self) -> None:
+        if self.ws_connection:
+            self.ws_connection.on_connection_close()
+            self.ws_connection = None
+        if not self._on_close_called:
+            self._on_close_called = True
+            self.on_close()
+            self._break_cycles()
+
+    def on_ws_connection_close(self, close_code: int | None = None,
+                               close_reason: str | None = None) -> None:
+        self.close_code = close_code
+        self.close_reason = close_reason
+        self.on_connection_close()
+
+    def _break_cycles(self) -> None:
+        # finish() runs at the handshake; keep what render_string needs
+        # until the connection has really closed.
+        if self.get_status() != 101 or self._on_close_called:
+            super()._break_cycles()
+
+    def get_websocket_protocol(self) -> WebSocketProtocol13 | None:
+        if self.request.headers.get("Sec-WebSocket-Version") == "13":
+            params = _WebSocketParams(
+                ping_interval=self.ping_interval,
+                ping_timeout=self.ping_timeout,
+                max_message_size=self.max_message_size,
+                compression_options=self.get_compression_options(),
+                max_write_buffer_size=self.settings.get("websocket_max_write_buffer_size",
+                                                        _default_max_write_buffer_size),
+            )
+            return WebSocketProtocol13(self, False, params)
+        return None
+
+    def _detach_stream(self, protocol: asyncio.BaseProtocol | None = None) -> Any:
+        """Leave HTTP: plain response methods now raise; *protocol* gets the connection."""
+        for method in ("write", "redirect", "set_header", "set_cookie", "set_status",
+                       "flush", "finish"):
+            setattr(self, method, _raise_not_supported_for_websockets)
+        if protocol is None:
+            return self.detach()
+        self._finished = True
+        connection = self.request.connection
+        connection.upgrade(protocol)  # type: ignore[union-attr]
+        return connection.stream  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- client
+
+
+class _HandshakeProtocol(asyncio.Protocol):
+    """Sends the client's upgrade request and reads the response head."""
+
+    def __init__(self, conn: WebSocketClientConnection, request_bytes: bytes) -> None:
+        self._conn = conn
+        self._request = request_bytes
+        self._buf = bytearray()
+        self.transport: Any = None
+        self._done = False
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        self.transport = transport
+        transport.write(self._request)
+
+    def data_received(self, data: bytes) -> None:
+        if self._done:
+            return
+        self._buf += data
+        end = self._buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._buf) > _MAX_RESPONSE_HEAD:
+                self._finish_error(WebSocketError("handshake response head too large"))
+            return
+        self._done = True
+        head = bytes(self._buf[:end]).decode("latin-1")
+        leftover = bytes(self._buf[end + 4:])
+        self._buf = bytearray()
+        self._conn._on_response_head(self.transport, head, leftover)
+
+    def eof_received(self) -> bool:
+        if not self._done:
+            self._finish_error(WebSocketError("connection closed during the handshake"))
+        return False
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if not self._done:
+            self._done = True
+            self._conn._on_handshake_error(
+                WebSocketError("connection closed during the handshake: %s" % (exc,)))
+
+    def _finish_error(self, exc: BaseException) -> None:
+        self._done = True
+        self.transport.abort()
+        self._conn._on_handshake_error(exc)
+
+
+class WebSocketClientConnection:
+    """WebSocket client connection; create it with `websocket_connect`.
+
+    Messages arrive through ``on_message_callback`` or `read_message`
+    (``None`` means the connection closed).
+    """
+
+    protocol: WebSocketProtocol13 | None = None
+
+    def __init__(self, request: Any, on_message_callback: Callable[[None | str | bytes], None]
+                 | None = None, compression_options: dict[str, Any] | None = None,
+                 ping_interval: float | None = None, ping_timeout: float | None = None,
+                 max_message_size: int = _default_max_message_size,
+                 subprotocols: list[str] | None = None, resolver: Resolver | None = None,
+                 connect_timeout: float | None = None,
+                 ssl_options: ssl.SSLContext | dict[str, Any] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.connect_future: asyncio.Future[WebSocketClientConnection] = \
+            self._loop.create_future()
+        self.key = base64.b64encode(os.urandom(16))
+        self._on_message_callback = on_message_callback
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self.headers: httputil.HTTPHeaders | None = None
+        self.params = _WebSocketParams(ping_interval=ping_interval, ping_timeout=ping_timeout,
+                                       max_message_size=max_message_size,
+                                       compression_options=compression_options)
+        self._messages: deque[None | str | bytes] = deque()
+        self._readers: deque[asyncio.Future] = deque()
+        self._put_waiter: asyncio.Future | None = None
+        self._closed = False
+        self._transport: Any = None
+        self._timeout_handle: Any = None
+        self._resolver = resolver
+        self.request = request
+        url = request.url
+        scheme, sep, rest = url.partition(":")
+        if scheme not in ("ws", "wss", "http", "https"):
+            raise ValueError("Unsupported url scheme: %r" % url)
+        self._secure = scheme in ("wss", "https")
+        parsed = urllib.parse.urlsplit(url)
+        if not parsed.hostname:
+            raise ValueError("No host in url: %r" % url)
+        self._host = parsed.hostname
+        self._port = parsed.port or (443 if self._secure else 80)
+        target = parsed.path or "/"
+        if parsed.query:
+            target += "?" + parsed.query
+        headers = httputil.HTTPHeaders(getattr(request, "headers", None) or {})
+        if "Host" not in headers:
+            default_port = 443 if self._secure else 80
+            host = parsed.hostname
+            if ":" in host:
+                host = "[%s]" % host
+            headers["Host"] = host if self._port == default_port else "%s:%d" % (host,
+                                                                                  self._port)
+        if parsed.username is not None and "Authorization" not in headers:
+            userpass = httputil.encode_username_password(
+                urllib.parse.unquote(parsed.username), urllib.parse.unquote(parsed.password or ""))
+            headers["Authorization"] = "Basic " + base64.b64encode(userpass).decode("ascii")
+        headers.update({
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Key": self.key.decode("ascii"),
+            "Sec-WebSocket-Version": "13",
+        })
+        if subprotocols is not None:
+            headers["Sec-WebSocket-Protocol"] = ",".join(subprotocols)
+        if compression_options is not None:
+            # Offer to let the server choose our window size, as Tornado does.
+            headers["Sec-WebSocket-Extensions"] = "permessage-deflate; client_max_window_bits"
+        lines = ["GET %s HTTP/1.1" % target]
+        for name, value in headers.get_all():
+            lines.append("%s: %s" % (name, value))
+        self._request_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if connect_timeout is None:
+            connect_timeout = getattr(request, "connect_timeout", None) or 20.0
+        self._connect_timeout = connect_timeout
+        request_timeout = getattr(request, "request_timeout", None) or 20.0
+        self._handshake_timeout = request_timeout
+        if ssl_options is None:
+            ssl_options = getattr(request, "ssl_options", None)
+        self._ssl_options = ssl_options
+        self._task = asyncio.ensure_future(self._connect())
+
+    def __del__(self) -> None:
+        if self.protocol is not None and not self.protocol._connection_lost:
+            warnings.warn("Unclosed WebSocketClientConnection", ResourceWarning)
+
+    async def _connect(self) -> None:
+        ssl_ctx: Any = None
+        if self._secure:
+            opts = self._ssl_options
+            if isinstance(opts, ssl.SSLContext):
+                ssl_ctx = opts
+            else:
+                ssl_ctx = ssl.create_default_context()
+                if isinstance(opts, dict):
+                    from embedtornado.netutil import ssl_options_to_context
+
+                    ssl_ctx = ssl_options_to_context(opts, server_side=False)
+        try:
+            host: str = self._host
+            family = 0
+            if self._resolver is not None:
+                addrs = await self._resolver.resolve(host, self._port)
+                family, addr = addrs[0]
+                host = addr[0]
+            transport, _ = await asyncio.wait_for(
+                self._loop.create_connection(
+                    lambda: _HandshakeProtocol(self, self._request_bytes), host, self._port,
+                    ssl=ssl_ctx, family=family,
+                    server_hostname=self._host if ssl_ctx is not None else None),
+                self._connect_timeout)
+        except asyncio.TimeoutError:
+            self._on_handshake_error(WebSocketError("Timeout while connecting"))
+            return
+        except (OSError, ValueError) as e:
+            self._on_handshake_error(e)
+            return
+        self._transport = transport
+        if self.connect_future.done():
+            # The handshake finished (or failed) before this coroutine resumed.
+            if self.connect_future.exception() is not None:
+                transport.abort()
+            return
+        self._timeout_handle = self._loop.call_later(self._handshake_timeout,
+                                                     self._on_handshake_timeout)
+
+    def _on_handshake_timeout(self) -> None:
+        self._timeout_handle = None
+        if not self.connect_future.done():
+            if self._transport is not None:
+                self._transport.abort()
+            self._on_handshake_error(WebSocketError("Timeout during the WebSocket handshake"))
+
+    def _on_handshake_error(self, exc: BaseException) -> None:
+        if self._timeout_handle is not None:
+            self._timeout_handle.cancel()
+            self._timeout_handle = None
+        if not self.connect_future.done():
+            self.connect_future.set_exception(exc)
+        self._closed = True
+
+    def _on_response_head(self, transport: Any, head: str, leftover: bytes) -> None:
+        if self._timeout_handle is not None:
+            self._timeout_handle.cancel()
+            self._timeout_handle = None
+        try:
+            first, _, rest = head.partition("\r\n")
+            start_line = httputil.parse_response_start_line(first)
+            headers = httputil.HTTPHeaders.parse(rest + "\r\n")
+        except (httputil.HTTPInputError, ValueError) as e:
+            transport.abort()
+            self._on_handshake_error(WebSocketError("bad handshake response: %s" % e))
+            return
+        self.headers = headers
+        if start_line.code != 101:
+            transport.abort()
+            self._on_handshake_error(_http_error(start_line.code, start_line.reason))
+            return
+        protocol = self.get_websocket_protocol()
+        try:
+            protocol._process_server_headers(self.key, headers)
+        except (WebSocketError, ValueError) as e:
+            transport.abort()
+            self._on_handshake_error(e if isinstance(e, WebSocketError)
+                                     else WebSocketError(str(e)))
+            return
+        self.protocol = protocol
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        protocol._ready = True
+        protocol.start_pinging()
+        if not self.connect_future.done():
+            self.connect_future.set_result(self)
+        if leftover:
+            protocol.data_received(leftover)
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Close the connection (``code`` and ``reason`` as in `WebSocketHandler.close`)."""
+        if self.protocol is not None:
+            self.protocol.close(code, reason)
+            self.protocol = None
+        elif not self.connect_future.done():
+            self._task.cancel()
+            if self._transport is not None:
+                self._transport.abort()
+            self._on_handshake_error(WebSocketClosedError())
+
+    def on_connection_close(self) -> None:
+        if not self.connect_future.done():
+            self.connect_future.set_exception(WebSocketClosedError())
+        if not self._closed:
+            self._closed = True
+            self._on_message(None)
+
+    def on_ws_connection_close(self, close_code: int | None = None,
+                               close_reason: str | None = None) -> None:
+        self.close_code = close_code
+        self.close_reason = close_reason
+        self.on_connection_close()
+
+    def write_message(self, message: str | bytes | dict[str, Any],
+                      binary: bool = False) -> asyncio.Future:
+        """Send a message; raises `WebSocketClosedError` once closed."""
+        if self.protocol is None:
+            raise WebSocketClosedError("Client connection has been closed")
+        return self.protocol.write_message(message, binary=binary)
+
+    def read_message(self, callback: Callable[[asyncio.Future], None] | None = None
+                     ) -> asyncio.Future:
+        """Return a future for the next message (None when the connection is closed).
+
+        With ``on_message_callback`` set, messages go there instead.
+        """
+        f: asyncio.Future = self._loop.create_future()
+        if self._messages:
+            msg = self._messages.popleft()
+            f.set_result(msg)
+            self._wake_putter()
+        else:
+            self._readers.append(f)
+        if callback is not None:
+            f.add_done_callback(callback)
+        return f
+
+    def _wake_putter(self) -> None:
+        w = self._put_waiter
+        if w is not None and len(self._messages) <= 1:
+            self._put_waiter = None
+            if not w.done():
+                w.set_result(None)
+
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
+        return self._on_message(message)
+
+    def _on_message(self, message: None | str | bytes) -> Awaitable[None] | None:
+        if self._on_message_callback:
+            self._on_message_callback(message)
+            return None
+        while self._readers:
+            f = self._readers.popleft()
+            if not f.done():
+                f.set_result(message)
+                return None
+        self._messages.append(message)
+        if message is not None and len(self._messages) > 1:
+            # Like Tornado's Queue(1): hold further input until the reader catches up.
+            self._put_waiter = self._loop.create_future()
+            return self._put_waiter
+        return None
+
+    def ping(self, data: bytes = b"") -> None:
+        """Send a ping frame (up to 125 bytes of *data*)."""
+        data = escape.utf8(data)
+        if self.protocol is None:
+            raise WebSocketClosedError()
+        self.protocol.write_ping(data)
+
+    def on_pong(self, data: bytes) -> None:
+        pass
+
+    def on_ping(self, data: bytes) -> None:
+        pass
+
+    def get_websocket_protocol(self) -> WebSocketProtocol13:
+        return WebSocketProtocol13(self, mask_outgoing=True, params=self.params)
+
+    @property
+    def selected_subprotocol(self) -> str | None:
+        """The subprotocol the server selected."""
+        assert self.protocol is not None
+        return self.protocol.selected_subprotocol
+
+    def log_exception(self, typ: type[BaseException] | None, value: BaseException | None,
+                      tb: TracebackType | None) -> None:
+        assert typ is not None and value is not None
+        app_log.error("Uncaught exception %s", value, exc_info=(typ, value, tb))
+
+
+def _http_error(code: int, reason: str) -> Exception:
+    """The error for a non-101 handshake answer (httpclient.HTTPClientError when present)."""
+    try:
+        from embedtornado.httpclient import HTTPClientError  # type: ignore[attr-defined]
+    except ImportError:
+        return WebSocketError("HTTP %d: %s" % (code, reason))
+    return HTTPClientError(code, reason)  # type: ignore[no-any-return]
+
+
+class _URLRequest:
+    def __init__(self, url: str, connect_timeout: float | None) -> None:
+        self.url = url
+        self.headers: dict[str, str] = {}
+        self.connect_timeout = connect_timeout
+        self.request_timeout = None
+
+
+def websocket_connect(
+    url: Any,
+    callback: Callable[[asyncio.Future], None] | None = None,
+    connect_timeout: float | None = None,
+    on_message_callback: Callable[[None | str | bytes], None] | None = None,
+    compression_options: dict[str, Any] | None = None,
+    ping_interval: float | None = None,
+    ping_timeout: float | None = None,
+    max_message_size: int = _default_max_message_size,
+    subprotocols: list[str] | None = None,
+    resolver: Resolver | None = None,
+    *,
+    ssl_options: ssl.SSLContext | dict[str, Any] | None = None,
+) -> Awaitable[WebSocketClientConnection]:
+    """Open a WebSocket client connection; returns a future for it.
+
+    *url* is a ``ws://`` or ``wss://`` URL, or an ``HTTPRequest``-like object
+    with ``url`` and ``headers`` (and optionally ``connect_timeout``,
+    ``request_timeout``, ``ssl_options``). Read messages with
+    `~WebSocketClientConnection.read_message` in a loop (None means closed),
+    or pass ``on_message_callback``. ``compression_options`` enables
+    permessage-deflate as in `WebSocketHandler.get_compression_options`.
+
+    .. note:: embedtornado addition: ``ssl_options`` (an `ssl.SSLContext`
+       or Tornado-style dict) for ``wss://`` URLs.
+
+    .. deprecated:: 6.5
+       The ``callback`` argument; use the returned future.
+    """
+    if isinstance(url, str):
+        request: Any = _URLRequest(url, connect_timeout)
+    else:
+        request = url
+    conn = WebSocketClientConnection(
+        request, on_message_callback=on_message_callback,
+        compression_options=compression_options, ping_interval=ping_interval,
+        ping_timeout=ping_timeout, max_message_size=max_message_size,
+        subprotocols=subprotocols, resolver=resolver, connect_timeout=connect_timeout,
+        ssl_options=ssl_options)
+    if callback is not None:
+        warnings.warn("The callback argument to websocket_connect is deprecated. "
+                      "Use the returned Future instead.", DeprecationWarning, stacklevel=2)
+        conn.connect_future.add_done_callback(callback)
+    return conn.connect_future
