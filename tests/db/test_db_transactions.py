@@ -166,6 +166,31 @@ def test_transaction_misuse(run1, db_path):
     run1(main())
 
 
+def test_close_does_not_wait_for_a_stuck_transaction(run1, db_path):
+    async def main():
+        db = Database(db_path, transaction_timeout=0.3)
+        await db.execute(SCHEMA)
+        inside = asyncio.Event()
+
+        async def stuck():
+            async with db.transaction():
+                await db.execute("INSERT INTO acct (owner, balance) VALUES ('x', 1)")
+                inside.set()
+                await asyncio.Event().wait()  # never resumes on its own
+
+        t = asyncio.ensure_future(stuck())
+        await inside.wait()
+        await asyncio.wait_for(db.close(), 20)  # the writer gave up on it after 0.3 s
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await t
+
+    run1(main())
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT count(*) FROM acct").fetchone()[0] == 0
+    conn.close()
+
+
 def test_cancelled_transaction_rolls_back(run1, db_path):
     async def main():
         db = Database(db_path)

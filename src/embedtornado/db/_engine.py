@@ -272,11 +272,12 @@ def do_executemany(conn: sqlite3.Connection, sql: str,
 class TxChannel:
     """The statements of one transaction, on their way to the writer thread."""
 
-    def __init__(self, idle_timeout: float) -> None:
+    def __init__(self, idle_timeout: float, on_end: Callable[[], None] | None = None) -> None:
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.lock = threading.Lock()
         self.state = "open"  # open -> committed | rolled back | timed out | failed
         self.idle_timeout = idle_timeout
+        self.on_end = on_end  # called (in the writer thread) once the writer let go of it
 
     def put(self, item: Any) -> None:
         with self.lock:
@@ -688,6 +689,14 @@ class Engine:
 
     def run_transaction(self, conn: sqlite3.Connection, channel: TxChannel,
                         begin: _Job) -> Any:
+        try:
+            return self._serve_transaction(conn, channel, begin)
+        finally:
+            if channel.on_end is not None:
+                channel.on_end()
+
+    def _serve_transaction(self, conn: sqlite3.Connection, channel: TxChannel,
+                           begin: _Job) -> Any:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except BaseException as exc:  # noqa: BLE001 - handed to the caller

@@ -572,6 +572,13 @@ class Transaction:
         self._savepoint: str | None = None
         self._token: contextvars.Token[Transaction | None] | None = None
         self._entered = False
+        self._left = threading.Lock()  # held once the transaction stopped counting as active
+
+    def _leave_once(self) -> None:
+        # From __aexit__, or from the writer when it let go of the transaction (a
+        # coroutine stuck inside the block must not keep close() waiting forever).
+        if self._left.acquire(blocking=False):
+            self._db._leave()
 
     def __getattr__(self, name: str) -> Any:
         # tx.execute(...) and friends: the database's methods, run in this transaction
@@ -623,7 +630,7 @@ class Transaction:
             return self
         db._enter()
         try:
-            channel = _engine.TxChannel(db._engine.cfg.tx_idle_timeout)
+            channel = _engine.TxChannel(db._engine.cfg.tx_idle_timeout, self._leave_once)
             eng = db._engine
             await eng.write_gate.acquire()
             loop = asyncio.get_running_loop()
@@ -642,7 +649,7 @@ class Transaction:
                     pass
                 raise
         except BaseException:
-            db._leave()
+            self._leave_once()
             raise
         self._channel = channel
         self._token = db._tx.set(self)
@@ -662,8 +669,8 @@ class Transaction:
                 try:
                     await self._parent._statement(_exec_plain, (f"ROLLBACK TO {sp}",))
                     await self._parent._statement(_exec_plain, (f"RELEASE {sp}",))
-                except TransactionError:
-                    pass  # the whole transaction already ended
+                except (TransactionError, sqlite3.Error):
+                    pass  # the whole transaction already ended: the original error propagates
             return
         channel = self._channel
         assert channel is not None
@@ -685,7 +692,7 @@ class Transaction:
                 if exc_type is None:
                     raise
         finally:
-            db._leave()
+            self._leave_once()
 
 
 _TX_METHODS = frozenset({"query", "get", "execute", "execute_lastrowid", "execute_rowcount",
