@@ -13,6 +13,7 @@ import http.client
 import json
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -202,3 +203,19 @@ def test_healthz_and_metrics(demo):
                      r"\d+", text)
     assert 'embedtornado_http_request_duration_seconds_bucket{le="+Inf"}' in text
     assert "embedtornado_resident_memory_bytes " in text
+
+
+def test_demo_files_are_all_in_git():
+    """A fresh checkout (the README's starting point) has every demo file: none
+    is untracked or ignored (``*.html`` is ignored for Cython's annotate output)."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    r = subprocess.run(["git", "ls-files", "--others", "--exclude-standard", "--ignored",
+                        "--", "device", "systemd", "src/embedtornado/daemon"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    leftover = [f for f in r.stdout.splitlines() if "__pycache__" not in f]
+    assert r.returncode == 0 and leftover == [], leftover
+    r = subprocess.run(["git", "ls-files", "--others", "--exclude-standard", "--",
+                        "device", "systemd", "src/embedtornado/daemon"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == [], r.stdout
