@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import socket
 import tempfile
 import tracemalloc
 
@@ -427,3 +428,38 @@ def test_streamed_upload_memory_stays_bounded(tmp_path):
     # The whole body would be 32 MiB; pieces are 64 KiB.
     assert peak < 4 * 1024 * 1024, peak
     assert not os.listdir(tmp_path)
+
+
+def test_server_sent_events_with_a_blocking_socket(dual: Dual):
+    """The same stream read with a plain blocking socket, on a worker thread."""
+    ports = (("embedtornado.web", dual.h.port), ("tornado.web", dual.h.tornado_port))
+    for web, port in ports:
+        state = STATE[web]
+        state["sse_closed"].clear()
+
+        def client(port=port) -> list[bytes]:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(req("GET", "/events"))
+                data = b""
+                seen: list[bytes] = []
+                # recv returns whatever has arrived: events trickle in.
+                while data.count(b"\n\n") < 3:
+                    piece = sock.recv(65536)
+                    assert piece, "server closed the stream"
+                    data += piece
+                    seen.append(piece)
+                return seen
+
+        async def go(client=client, state=state):
+            pieces = await asyncio.get_running_loop().run_in_executor(None, client)
+            await asyncio.wait_for(state["sse_closed"].wait(), 10)
+            return pieces
+
+        pieces = dual.run(go())
+        data = b"".join(pieces)
+        assert b"\r\n\r\n" in data
+        body = data.split(b"\r\n\r\n", 1)[1]
+        assert b'id: 1\nevent: tick\ndata: {"n": 1}\n\n' in body
+        assert b'data: {"n": 3}\n\n' in body
+        # (The stream never ends by itself, so events arriving at all shows
+        # each was sent as it was flushed.)
