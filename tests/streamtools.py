@@ -75,7 +75,7 @@ class RawServer:
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         assert self.server is not None
         self.server.close()
         for w in self._writers:

@@ -15,7 +15,6 @@ import sys
 import threading
 
 import pytest
-from streamtools import IMPLS, RawServer, impl_module, read_head, run
 
 from embedtornado import netutil, web
 from embedtornado.httpclient import (
@@ -28,6 +27,7 @@ from embedtornado.httpclient import (
 )
 from embedtornado.httpserver import HTTPServer
 from embedtornado.simple_httpclient import HTTPStreamClosedError, HTTPTimeoutError
+from streamtools import IMPLS, RawServer, impl_module, read_head, run
 
 
 class Hello(web.RequestHandler):
@@ -59,6 +59,12 @@ class Redirect(web.RequestHandler):
         self.redirect("/echo", status=int(code))
 
 
+class CrossHost(web.RequestHandler):
+    def get(self):
+        port = self.request.host.rsplit(":", 1)[1]
+        self.redirect(f"http://localhost:{port}/echo")
+
+
 class Loop(web.RequestHandler):
     def get(self):
         self.redirect("/loop")
@@ -86,7 +92,7 @@ class NotFound(web.RequestHandler):
 def make_app():
     return web.Application([
         (r"/hello", Hello), (r"/echo", Echo), (r"/redirect/(\d+)", Redirect),
-        (r"/loop", Loop), (r"/big", Big), (r"/stream", Stream), (r"/missing", NotFound),
+        (r"/loop", Loop), (r"/crosshost", CrossHost), (r"/big", Big), (r"/stream", Stream), (r"/missing", NotFound),
     ], compress_response=True)
 
 
@@ -311,6 +317,21 @@ def test_redirect_limits(client_impl):
             r = await client.fetch(s.url("/redirect/302"), follow_redirects=False,
                                    raise_error=False)
             assert r.code == 302 and r.headers["Location"] == "/hello?name=redirected"
+            client.close()
+    run(go)
+
+
+def test_redirect_to_other_host_drops_credentials():
+    import json
+
+    async def go():
+        async with ServerCtx() as s:
+            client = AsyncHTTPClient(force_instance=True)
+            r = await client.fetch(s.url("/crosshost"), auth_username="u", auth_password="p",
+                                   headers={"X-Other": "kept"}, allow_ipv6=False)
+            seen = json.loads(r.body)["headers"]
+            assert r.effective_url.startswith("http://localhost:")
+            assert "Authorization" not in seen and seen["X-Other"] == "kept"
             client.close()
     run(go)
 

@@ -14,6 +14,7 @@ import socket
 import ssl
 
 import pytest
+
 from streamtools import IMPLS, impl_module, run, tcp_pair
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+
 from streamtools import impl_module, run
 
 

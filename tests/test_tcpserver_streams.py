@@ -12,9 +12,9 @@ import socket
 import ssl
 
 import pytest
-from streamtools import IMPLS, impl_module, run
 
 from embedtornado import netutil
+from streamtools import IMPLS, impl_module, run
 
 
 @pytest.fixture(params=IMPLS)

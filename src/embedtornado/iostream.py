@@ -815,7 +815,9 @@ class SSLIOStream(IOStream):
             return
         super()._handle_write()
 
-    def connect(self, address: Any, server_hostname: str | None = None) -> Future[SSLIOStream]:
+    def connect(  # type: ignore[override]
+        self, address: Any, server_hostname: str | None = None
+    ) -> Future[SSLIOStream]:
         """Connect, then do the TLS handshake; resolves once both are done."""
         self._server_hostname = server_hostname
         # Wrap after the TCP connection is up (see _handle_connect).

@@ -37,7 +37,7 @@ import ssl
 import time
 import urllib.parse
 from io import BytesIO
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from embedtornado import _version, httputil
 from embedtornado._responseparse import ResponseParser
@@ -86,7 +86,7 @@ class HTTPStreamClosedError(HTTPClientError):
 
 
 class _Idle:
-    __slots__ = ("stream", "since")
+    __slots__ = ("since", "stream")
 
     def __init__(self, stream: IOStream, since: float) -> None:
         self.stream = stream
@@ -192,13 +192,13 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
 
     def _remove_timeout(self, key: object) -> None:
         if key in self.waiting:
-            request, callback, timeout_handle = self.waiting[key]
+            _, _, timeout_handle = self.waiting[key]
             if timeout_handle is not None:
                 self.io_loop.remove_timeout(timeout_handle)
             del self.waiting[key]
 
     def _on_timeout(self, key: object, info: str | None = None) -> None:
-        request, callback, timeout_handle = self.waiting[key]
+        request, callback, _ = self.waiting[key]
         self.queue = collections.deque((k, r, c) for k, r, c in self.queue if k != key)
         error_message = f"Timeout {info}" if info else "Timeout"
         timeout_response = HTTPResponse(
@@ -591,11 +591,13 @@ class _HTTPConnection:
                 del new_request.headers["Authorization"]
             except KeyError:
                 pass
+            new_request.auth_username = new_request.auth_password = None
         new_request.original_request = getattr(  # type: ignore[attr-defined]
             original.request, "original_request", original.request)
         # The redirect counts against the same request_timeout: it runs
         # inside this connection's deadline, not through the client's queue.
-        sub = _HTTPConnection(self.client, _RequestProxy(new_request, self.client.defaults),
+        proxy = cast(HTTPRequest, _RequestProxy(new_request, self.client.defaults))
+        sub = _HTTPConnection(self.client, proxy,
                               lambda: None, lambda r: None)
         sub.start_time, sub.start_monotonic = self.start_time, self.start_monotonic
         try:
