@@ -342,3 +342,64 @@ def test_lock_with_gen_coroutine():
         return main()
 
     assert both(scenario) == [1, -1, 2, -2]
+
+
+def test_condition_notify_n_skips_timed_out_and_nested_notify():
+    def scenario(g):
+        c = L(g).Condition()
+        trace = []
+
+        async def main():
+            waiters = [c.wait(timeout=SHORT if i in (1, 3) else None) for i in range(5)]
+            # 1 and 3 time out first.
+            trace.append((await waiters[1], await waiters[3]))
+            c.notify(2)  # wakes 0 and 2, skipping 1
+            await asyncio.sleep(0)
+            trace.append([w.done() and w.result() for w in waiters])
+
+            async def chain(name):
+                await c.wait()
+                trace.append(name)
+                c.notify()  # a woken waiter wakes the next
+
+            tasks = [asyncio.ensure_future(chain(n)) for n in "ab"]
+            await asyncio.sleep(0)
+            c.notify()  # wakes waiter 4 (first in line), not the chain
+            await asyncio.sleep(0)
+            c.notify()
+            await asyncio.gather(*tasks)
+            trace.append(waiters[4].result())
+            return trace
+
+        return main()
+
+    assert both(scenario) == [
+        (False, False), [True, False, True, False, False], "a", "b", True,
+    ]
+
+
+def test_semaphore_released_when_the_with_block_raises():
+    def scenario(g):
+        sem = L(g).Semaphore(1)
+
+        @g.coroutine
+        def old_style():
+            with (yield sem.acquire()):
+                raise KeyError("inside")
+
+        async def native():
+            async with sem:
+                raise ValueError("inside")
+
+        async def main():
+            out = []
+            for f in (old_style, native):
+                try:
+                    await f()
+                except (KeyError, ValueError) as e:
+                    out.append((type(e).__name__, sem._value))
+            return out
+
+        return main()
+
+    assert both(scenario) == [("KeyError", 1), ("ValueError", 1)]

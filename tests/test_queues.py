@@ -278,3 +278,33 @@ def test_works_with_gen_coroutines():
         return main()
 
     assert both(scenario) == [0, 1, 2]
+
+
+def test_float_maxsize_and_timed_out_waiters_cleared():
+    def scenario(g):
+        m = Q(g)
+
+        async def main():
+            q = m.Queue(maxsize=1.3)
+            q.put_nowait(0)
+            q.put_nowait(1)  # qsize 1 < 1.3
+            out = [q.full()]
+            try:
+                q.put_nowait(2)
+            except m.QueueFull:
+                out.append("full")
+            timed = [q.put(i, timeout=SHORT) for i in (10, 11)]
+            live = q.put(12)
+            for t in timed:
+                try:
+                    await t
+                except TimeoutError:
+                    pass
+            out.append(len(q._putters))
+            out.append([q.get_nowait() for _ in range(3)])
+            out.append((live.done(), len(q._putters)))
+            return out
+
+        return main()
+
+    assert both(scenario) == [True, "full", 3, [0, 1, 12], (True, 0)]
