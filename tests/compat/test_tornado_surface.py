@@ -17,6 +17,7 @@ MODULES = ["autoreload", "concurrent", "escape", "gen", "http1connection", "http
            "httputil", "ioloop", "iostream", "locks", "log", "netutil", "options", "process",
            "queues", "routing", "tcpserver", "util", "web"]
 MODULES += ["httpclient", "simple_httpclient", "tcpclient", "testing"]  # async HTTP client issue
+MODULES += ["websocket"]
 
 PENDING = {
 }
