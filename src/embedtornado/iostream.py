@@ -355,8 +355,11 @@ class BaseIOStream:
         if kind == _R_INTO:
             arg[:size] = self._read_buffer[:size]
             result: Any = size
+        elif size == len(self._read_buffer):
+            result = bytes(self._read_buffer)
         else:
-            result = bytes(self._read_buffer[:size])
+            with memoryview(self._read_buffer) as view:
+                result = bytes(view[:size])
         del self._read_buffer[:size]
         if future is not None:
             future_set_result_unless_cancelled(future, result)
@@ -390,8 +393,21 @@ class BaseIOStream:
             if (self.max_write_buffer_size is not None
                     and pending + len(data) > self.max_write_buffer_size):
                 raise StreamBufferFullError("Reached maximum write buffer size")
-            self._write_buffer += data
             self._total_written += len(data)
+            sent = 0
+            if not self.writing() and self._can_write_now():
+                # Nothing queued: send straight from the caller's buffer and
+                # keep only what the kernel did not take (saves a copy).
+                with memoryview(data) as view:
+                    sent = self._send(view.cast("B"))
+                if sent < 0:  # the stream closed on a write error
+                    future0: Future[None] = self._loop.create_future()
+                    future0.set_exception(StreamClosedError(real_error=self.error))
+                    future0.exception()
+                    return future0
+                self._total_sent += sent
+            if sent < len(data):
+                self._write_buffer += data[sent:] if sent else data
         future: Future[None] = self._loop.create_future()
         future.add_done_callback(_retrieve)
         self._write_futures.append((self._total_written, future))
@@ -400,22 +416,29 @@ class BaseIOStream:
             self._update_io_state()
         return future
 
-    def _handle_write(self) -> None:
-        while self._write_pos < len(self._write_buffer) and not self._closed:
-            view = memoryview(self._write_buffer)[self._write_pos:]
+    def _can_write_now(self) -> bool:
+        return not self._connecting
+
+    def _send(self, view: memoryview) -> int:
+        """Write what the fd takes of *view*; -1 if that closed the stream."""
+        while True:
             try:
-                try:
-                    n = self.write_to_fd(view)
-                finally:
-                    view.release()
+                return self.write_to_fd(view) or 0
             except InterruptedError:
                 continue
             except BlockingIOError:
-                break
+                return 0
             except Exception as e:
                 if not _is_connreset(e):
                     gen_log.warning("Write error on %s: %s", self._fileno_int(), e)
                 self.close(exc_info=e)
+                return -1
+
+    def _handle_write(self) -> None:
+        while self._write_pos < len(self._write_buffer) and not self._closed:
+            with memoryview(self._write_buffer) as whole:
+                n = self._send(whole[self._write_pos:])
+            if n < 0:
                 return
             if not n:
                 break
@@ -814,6 +837,9 @@ class SSLIOStream(IOStream):
         if self._handshaking:
             return
         super()._handle_write()
+
+    def _can_write_now(self) -> bool:
+        return not self._handshaking and not self._connecting
 
     def connect(  # type: ignore[override]
         self, address: Any, server_hostname: str | None = None
