@@ -20,6 +20,11 @@ API of its own. Use them from a handler as in Tornado::
 Overriding (``get_current_user``, ``check_xsrf_cookie``, ``get_login_url``,
 ``check_trusted_origin``) works as in Tornado: a handler subclass's method
 comes first in the method resolution order, before this mixin's.
+
+Two additions of embedtornado's live here too: `SecurityMixin.safe_next_url`
+(for redirect targets taken from the client) and the opt-in
+``security_headers`` application setting (`DEFAULT_SECURITY_HEADERS` on every
+response, or a dict merged over them). See ``docs/security.md``.
 """
 
 from __future__ import annotations
@@ -342,8 +347,8 @@ class SecurityMixin:
         The status is ``status`` if given (it must be 3xx), else 301 with
         ``permanent`` and 302 without. The URL is used as given: do not
         pass unchecked client input (``//host`` and ``/\\host`` lead to
-        other sites). A URL with CR, LF or other control characters raises
-        `ValueError`.
+        other sites); `safe_next_url` checks it. A URL with CR, LF or other
+        control characters raises `ValueError`.
         """
         if self._headers_written:
             raise Exception("Cannot redirect after headers have been written")
