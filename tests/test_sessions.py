@@ -168,13 +168,23 @@ def make_app(store, **settings):
             await self.flush()
             self.write("b")
 
+    class WriteAfterFinish(SessionMixin, RequestHandler):
+        def post(self):
+            self.session["x"] = 1
+            self.redirect("/cart")
+            try:
+                self.write("late")
+            except RuntimeError as e:
+                self.session["error"] = str(e)
+
     class NotLoaded(RequestHandler, SessionMixin):  # wrong order: prepare is RequestHandler's
         def get(self):
             self.write(str(self.session))
 
     return Application(
         [(r"/cart", Cart), (r"/async", AsyncCart), (r"/login", Login), (r"/logout", Logout),
-         (r"/empty", Empty), (r"/boom", Boom), (r"/flush", Flushing), (r"/notloaded", NotLoaded)],
+         (r"/empty", Empty), (r"/boom", Boom), (r"/flush", Flushing), (r"/notloaded", NotLoaded),
+         (r"/late", WriteAfterFinish)],
         **{"cookie_secret": SECRET, "session_store": store, **settings})
 
 
@@ -284,6 +294,15 @@ def test_explicit_save_before_flush(h, store):
     assert resp.body == b"ab"
     sid = session_id(set_cookies(resp.header_list)["session"])
     assert run(store.load(sid)) == {"flushed": True}
+
+
+def test_write_after_finish_is_refused_while_saving(h, store):
+    resp = send(h, "POST", "/late")
+    assert resp.code == 302 and resp.body == b""
+    sid = session_id(set_cookies(resp.header_list)["session"])
+    # The write was refused; the save runs once the method has returned, so a
+    # change made after redirect() in the same method is still saved.
+    assert run(store.load(sid)) == {"x": 1, "error": "Cannot write() after finish()"}
 
 
 def test_store_failure_is_a_logged_500(store):

@@ -257,8 +257,6 @@ class SessionMixin:
 
         def require_setting(self, name: str, feature: str = ...) -> None: ...
 
-        def write(self, chunk: Any) -> None: ...
-
         def send_error(self, status_code: int = 500, **kwargs: Any) -> None: ...
 
         def _handle_request_exception(self, e: BaseException) -> None: ...
@@ -425,6 +423,12 @@ class SessionMixin:
         self._auto_finish = False
         self._session_finish = asyncio.ensure_future(self._save_session_then_finish())
         return self._session_finish
+
+    def write(self, chunk: Any) -> None:
+        """`~embedtornado.web.RequestHandler.write`, refused once `finish` is waiting for a save."""
+        if self._session_finish is not None:
+            raise RuntimeError("Cannot write() after finish()")
+        super().write(chunk)  # type: ignore[misc]
 
     async def _save_session_then_finish(self) -> None:
         self._session_saving = True
