@@ -208,8 +208,9 @@ def test_random_values_decode_like_tornado(value, version, key_version):
             ours = decode_signed_value(SECRET, "n", value, clock=clock)
             theirs = outcome(tornado.web.decode_signed_value, SECRET, "n", value, clock=clock)
         assert ours is None and theirs[0] == "ok"
-        assert get_signature_key_version(value) == outcome(
-            tornado.web.get_signature_key_version, value)[1]
+        if not any(c in value for c in b" +_\t\n\r\x0b\x0c"):  # Tornado's lenient int()
+            assert ("ok", get_signature_key_version(value)) == outcome(
+                tornado.web.get_signature_key_version, value)
 
 
 # --- through the handler: signed cookies and their errors --------------------------------
