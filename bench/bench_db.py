@@ -326,7 +326,7 @@ def main() -> None:
             print(f"{scenario:<22}{LABELS[name]:<36}{med(scenario, name, 'rps'):>10.0f}"
                   f"{med(scenario, name, 'p50'):>10.2f}{med(scenario, name, 'p99'):>10.2f}"
                   f"{med(scenario, name, 'max'):>10.1f}  "
-                  f"{', '.join('%.0f' % r['rps'] for r in runs)}{flags}")
+                  f"{', '.join(format(r['rps'], '.0f') for r in runs)}{flags}")
     print()
     for scenario in ("read", "insert"):
         ratio = med(scenario, "ours", "rps") / med(scenario, "tornado", "rps")

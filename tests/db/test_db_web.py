@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-import embedtornado.web as web
+from embedtornado import web
 from embedtornado import db as dbmod
 from embedtornado.db import Migration
 from rawhttp import ServerHarness
