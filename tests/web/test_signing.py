@@ -311,3 +311,12 @@ def test_xsrf_unknown_output_version():
     for web in (embedtornado.web, tornado.web):
         with pytest.raises(ValueError, match="unknown xsrf cookie version 3"):
             _ = make(web, xsrf_cookie_version=3).xsrf_token
+
+
+def test_lenient_integer_fields_are_refused():
+    """A documented difference: Tornado's int() reads "+5" and " 5"; only forgers write them."""
+    for odd in (b"+5", b" 5", b"0_5"):
+        value = b"2|%d:%s|1:1|1:n|0:|" % (len(odd), odd)
+        assert tornado.web.get_signature_key_version(value) == 5
+        assert get_signature_key_version(value) is None
+    assert get_signature_key_version(b"2|1:5|1:1|1:n|0:|") == 5
