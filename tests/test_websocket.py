@@ -759,7 +759,7 @@ def test_slow_reader_is_dropped_not_buffered_without_bound():
 
     with Harness(handlers, websocket_max_write_buffer_size=1 << 20) as h:
         async def go():
-            ws = await h.raw()  # and never read
+            _ws = await h.raw()  # and never read
             for _ in range(200):
                 if result:
                     break

@@ -18,8 +18,8 @@ NON-STRICT and INFORMATIONAL results pass, as in Autobahn's own reports.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -93,10 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         serve(args.server, int(args.serve))
         return 0
-    kosoku = shutil.which("kosoku")
-    if kosoku is None:
+    if importlib.util.find_spec("kosoku") is None:
         print("kosoku is not installed (pip install kosoku)", file=sys.stderr)
         return 2
+    # Its console script, run with this interpreter (found without PATH).
+    kosoku = [sys.executable, "-c", "from kosoku._cli import main; main()"]
     port = free_port()
     server = subprocess.Popen([sys.executable, __file__, "--server", args.server,
                                "--serve", str(port)], stdout=subprocess.PIPE, text=True)
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             print("the server did not start", file=sys.stderr)
             return 2
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [kosoku, "-m", "fuzzingclient", "-p", str(args.parallelism), "-o", tmp]
+            cmd = kosoku + ["-m", "fuzzingclient", "-p", str(args.parallelism), "-o", tmp]
             for case in args.include or DEFAULT_CASES:
                 cmd += ["-i", case]
             for case in args.exclude:
