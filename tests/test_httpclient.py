@@ -636,6 +636,26 @@ def test_https_validation():
     run(go)
 
 
+def test_https_client_certificate():
+    from embedtornado import _testcert
+
+    cert, key = _testcert.files()
+    server_opts = dict(certfile=cert, keyfile=key, cert_reqs=ssl.CERT_REQUIRED, ca_certs=cert)
+
+    async def go():
+        async with ServerCtx(ssl_options=server_opts) as s:
+            client = AsyncHTTPClient(force_instance=True)
+            url = f"https://localhost:{s.port}/hello"
+            r = await client.fetch(url, ca_certs=cert, client_cert=cert, client_key=key,
+                                   allow_ipv6=False)
+            assert r.body == b"Hello, world"
+            # Without a client certificate the server refuses the handshake.
+            with pytest.raises((ssl.SSLError, HTTPStreamClosedError, ConnectionError)):
+                await client.fetch(url, ca_certs=cert, allow_ipv6=False)
+            client.close()
+    run(go)
+
+
 # -- against real Tornado's server, and the blocking client ---------------------------
 
 

@@ -424,6 +424,10 @@ def gen_test(func: Callable[..., Any] | None = None,
     return wrap
 
 
+# Test collectors (nose, pytest) must not take gen_test for a test itself.
+gen_test.__test__ = False  # type: ignore[attr-defined]
+
+
 class ExpectLog(logging.Filter):
     """A context manager that swallows expected log messages, and fails without them.
 
