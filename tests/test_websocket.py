@@ -1139,3 +1139,57 @@ def test_client_accepts_request_like_objects():
 
 def test_compute_accept_value_rfc_example():
     assert embedtornado.websocket.WebSocketProtocol13.compute_accept_value(KEY) == ACCEPT
+
+
+def test_wss_with_an_ssl_context(loop_kind):
+    import ssl
+
+    certdir = os.path.join(os.path.dirname(tornado.__file__), "test")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(os.path.join(certdir, "test.crt"), os.path.join(certdir, "test.key"))
+    client_ctx = ssl.create_default_context()
+    client_ctx.check_hostname = False
+    client_ctx.verify_mode = ssl.CERT_NONE
+    loop = new_loop(loop_kind)
+    try:
+        async def go():
+            socks = netutil.bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
+            port = socks[0].getsockname()[1]
+            server = HTTPServer(embedtornado.web.Application(echo_handlers(embedtornado.web)),
+                                ssl_options=server_ctx)
+            server.add_sockets(socks)
+            conn = await websocket_connect("wss://127.0.0.1:%d/ws" % port, ssl_options=client_ctx)
+            await conn.write_message("secure")
+            reply = await conn.read_message()
+            conn.close()
+            assert await conn.read_message() is None
+            server.stop()
+            await server.close_all_connections()
+            return reply
+
+        assert loop.run_until_complete(asyncio.wait_for(go(), TIMEOUT)) == "secure"
+    finally:
+        loop.close()
+
+
+def test_client_accepts_an_httpclient_request():
+    httpclient = pytest.importorskip("embedtornado.httpclient")
+
+    def handlers(web):
+        websocket = ws_module(web)
+
+        class H(websocket.WebSocketHandler):
+            def open(self):
+                self.write_message(self.request.headers.get("X-Token", "-"))
+
+        return [(r"/ws", H)]
+
+    with Harness(handlers) as h:
+        async def go():
+            req = httpclient.HTTPRequest(h.url(), headers={"X-Token": "t0k"})
+            conn = await websocket_connect(req)
+            msg = await conn.read_message()
+            conn.close()
+            return msg
+
+        assert h.run(go()) == "t0k"

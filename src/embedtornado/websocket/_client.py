@@ -172,7 +172,11 @@ class WebSocketClientConnection:
             if isinstance(opts, ssl.SSLContext):
                 ssl_ctx = opts
             else:
-                ssl_ctx = ssl.create_default_context()
+                request = self.request
+                ssl_ctx = ssl.create_default_context(cafile=getattr(request, "ca_certs", None))
+                if getattr(request, "validate_cert", True) is False:
+                    ssl_ctx.check_hostname = False
+                    ssl_ctx.verify_mode = ssl.CERT_NONE
                 if isinstance(opts, dict):
                     from embedtornado.netutil import ssl_options_to_context
 
