@@ -423,6 +423,37 @@ def test_invalid_utf8_fails_at_the_first_bad_fragment():
         assert h.run(go())[0] == 1007
 
 
+def test_invalid_utf8_fails_before_the_frame_is_complete():
+    # Only part of the frame is sent; the bad byte is already in it.
+    with Harness(echo_handlers) as h:
+        async def go():
+            ws = await h.raw()
+            whole = frame(0x1, b"abc\xf4\x90" + b"x" * 100)
+            ws.send(whole[:6 + 6])
+            return await ws.read_close()
+
+        assert h.run(go())[0] == 1007
+
+
+def test_text_split_at_every_byte_still_arrives_whole(loop_kind):
+    text = "κόsme €𝄞 ok"
+    data = text.encode()
+    with Harness(echo_handlers, loop_kind) as h:
+        async def go():
+            ws = await h.raw()
+            single = frame(0x1, data)
+            fragmented = frame(0x1, data[:5], fin=False) + frame(0x0, data[5:])
+            for whole in (single, fragmented):
+                for i in range(1, len(whole)):
+                    ws.send(whole[:i])
+                    await ws.writer.drain()
+                    await asyncio.sleep(0.002)
+                    ws.send(whole[i:])
+                    assert (await ws.read_frame())[1:] == (0x1, data), i
+
+        h.run(go())
+
+
 def test_fragmented_message_with_interleaved_ping():
     with Harness(echo_handlers) as h:
         async def go():

@@ -305,6 +305,11 @@ class WebSocketProtocol13(WebSocketProtocol, asyncio.Protocol):
         self._frag_size = 0
         self._frag_compressed = False
         self._frag_decoder: Any = None
+        # UTF-8 check of a text frame still arriving: its position in the
+        # buffer (-1: none), payload bytes checked, and the decoder doing it.
+        self._partial_pos = -1
+        self._partial_done = 0
+        self._partial_decoder: Any = None
         self._ready = False  # messages are delivered once open() has finished
         self._busy = False  # a message callback's awaitable is pending
         self._reading_paused = False
@@ -520,6 +525,7 @@ class WebSocketProtocol13(WebSocketProtocol, asyncio.Protocol):
             elif self._pos > 65536:
                 del buf[: self._pos]
                 self._pos = 0
+                self._partial_pos = -1  # positions moved: check that frame afresh
         if self._reading_paused and not self._busy and not self.client_terminated:
             self._reading_paused = False
             self.stream.resume_reading()
@@ -593,6 +599,9 @@ class WebSocketProtocol13(WebSocketProtocol, asyncio.Protocol):
         start = pos + hlen + (4 if masked else 0)
         end = start + length
         if len(buf) < end:
+            if ((opcode == _OP_TEXT and not compressed)
+                    or (opcode == _OP_CONT and self._frag_decoder is not None)):
+                self._check_partial_text(pos, start, masked, opcode)
             if self._reading_paused:
                 # Need the rest of this frame: read on even though we are busy.
                 self._reading_paused = False
@@ -605,6 +614,7 @@ class WebSocketProtocol13(WebSocketProtocol, asyncio.Protocol):
         else:
             payload = bytes(buf[start:end])
         self._pos = end
+        self._partial_pos = -1
         if opcode & 0x8:
             self._on_control(opcode, payload)
         elif fin and opcode != _OP_CONT:
@@ -612,6 +622,35 @@ class WebSocketProtocol13(WebSocketProtocol, asyncio.Protocol):
         else:
             self._on_fragment(opcode, payload, compressed, fin)
         return True
+
+    def _check_partial_text(self, pos: int, start: int, masked: int, opcode: int) -> None:
+        """Check the UTF-8 of a text frame that has not fully arrived yet.
+
+        A peer sending invalid text slowly is failed at the bad byte, not when
+        its frame is complete (Autobahn 6.4.3/6.4.4). Each byte is checked once.
+        """
+        buf = self._buf
+        if self._partial_pos != pos:
+            self._partial_pos = pos
+            self._partial_done = 0
+            decoder = _utf8_decoder()
+            if opcode == _OP_CONT:
+                decoder.setstate(self._frag_decoder.getstate())
+            self._partial_decoder = decoder
+        have = len(buf) - start
+        done = self._partial_done
+        if have <= done:
+            return
+        chunk = bytes(buf[start + done: start + have])
+        if masked:
+            k = done & 3
+            mask = bytes(buf[start - 4: start])
+            chunk = _websocket_mask(mask[k:] + mask[:k], chunk)
+        self._partial_done = have
+        try:
+            self._partial_decoder.decode(chunk, False)
+        except UnicodeDecodeError:
+            raise _ProtocolFailure(_CLOSE_INVALID_DATA, "invalid UTF-8 in text") from None
 
     def _on_fragment(self, opcode: int, payload: bytes, compressed: bool, fin: int) -> None:
         if opcode != _OP_CONT:  # first fragment
