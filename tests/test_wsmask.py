@@ -76,3 +76,14 @@ def test_live_implementation_is_the_selected_one():
         pytest.skip("neither EMBEDTORNADO_NO_EXTENSIONS nor _REQUIRE_EXTENSIONS is set")
     assert _accel.speedups()["wsmask"] == ("python" if _accel.NO_EXTENSIONS else "cython")
     assert _websocket_mask.__module__ == _accel.load("wsmask").__name__
+
+
+def test_reads_any_byte_buffer(wsmask):
+    # The WebSocket parser passes bytearray slices; strided views are copied first.
+    data = bytearray(b"\x00\x01\xfe\xff" * 5 + b"xyz")
+    mask = b"\x0f\xf0\x55\xaa"
+    expected = reference(mask, bytes(data))
+    assert wsmask.websocket_mask(mask, data) == expected
+    assert wsmask.websocket_mask(mask, memoryview(data)) == expected
+    strided = memoryview(bytes(range(40)))[::2]
+    assert wsmask.websocket_mask(mask, strided) == reference(mask, strided.tobytes())

@@ -25,7 +25,7 @@ def websocket_mask(mask, data):
     # Any contiguous byte buffer (bytes, bytearray, memoryview) is read in place.
     try:
         d = data
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, BufferError):  # not a contiguous byte buffer
         d = bytes(data)
     n = d.shape[0]
     if n == 0:
