@@ -1224,3 +1224,24 @@ def test_client_accepts_an_httpclient_request():
             return msg
 
         assert h.run(go()) == "t0k"
+
+
+def test_client_readers_all_see_none_after_close():
+    def handlers(web):
+        websocket = ws_module(web)
+
+        class H(websocket.WebSocketHandler):
+            def on_message(self, message):
+                self.close()
+
+        return [(r"/ws", H)]
+
+    with Harness(handlers) as h:
+        async def go():
+            conn = await websocket_connect(h.url())
+            r1, r2 = conn.read_message(), conn.read_message()
+            await conn.write_message("close please")
+            assert await r1 is None and await r2 is None
+            assert await conn.read_message() is None  # and later reads too
+
+        h.run(go())

@@ -301,6 +301,8 @@ class WebSocketClientConnection:
             msg = self._messages.popleft()
             f.set_result(msg)
             self._wake_putter()
+        elif self._closed:
+            f.set_result(None)  # closed: every later read says so too
         else:
             self._readers.append(f)
         if callback is not None:
@@ -320,6 +322,12 @@ class WebSocketClientConnection:
     def _on_message(self, message: None | str | bytes) -> Awaitable[None] | None:
         if self._on_message_callback:
             self._on_message_callback(message)
+            return None
+        if message is None and self._readers:
+            while self._readers:  # the connection closed: wake every reader
+                f = self._readers.popleft()
+                if not f.done():
+                    f.set_result(None)
             return None
         while self._readers:
             f = self._readers.popleft()
