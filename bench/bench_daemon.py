@@ -148,8 +148,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
-    import embedtornado
     import tornado
+
+    import embedtornado
 
     et_dir = Path(embedtornado.__file__).parent
     to_dir = Path(tornado.__file__).parent

@@ -22,12 +22,12 @@ def test_help_lists_every_daemon_option_with_default_and_help(tmp_path):
 
     parser = OptionParser()
     define_daemon_options(parser)
-    flags = re.findall(r"^  --([a-z0-9-]+)", r.stdout, re.M)
+    flags = re.findall(r"^  --([a-z0-9-]+)", r.stdout, re.MULTILINE)
     for name in parser:
         assert name.replace("_", "-") in flags, name
     # defaults and help text are shown
     assert re.search(r"--drain-timeout=SECONDS\s+on SIGTERM/SIGINT.*\(default 10\.0\)",
-                     r.stdout, re.S)
+                     r.stdout, re.DOTALL)
     assert "--log-file-prefix" in r.stdout  # the logging options too
 
 

@@ -218,3 +218,29 @@ def test_processes_two_workers_serve_and_stop(tmp_path):
     finally:
         d.stop()
         manager.close()
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_sigterm_during_start_up_exits_cleanly(tmp_path, processes):
+    """A stop request while the plugins load is honoured once the loop runs
+    (a worker killed by the signal instead would be restarted by its parent)."""
+    (tmp_path / "plugins").mkdir()
+    marker = tmp_path / "importing"
+    (tmp_path / "plugins" / "slowimport.py").write_text(
+        f"import os, time\nopen({str(marker)!r}, 'a').close()\ntime.sleep(0.5)\n")
+    manager = FakeManager(tmp_path)
+    d = Daemon(tmp_path, BASE_CONFIG + f"processes = {processes}\n", manager=manager,
+               sock=listening_socket())
+    try:
+        import time
+
+        deadline = time.monotonic() + TIMEOUT
+        while not marker.exists():  # a plugin (of a worker) is being imported
+            assert time.monotonic() < deadline and d.proc.poll() is None
+            time.sleep(0.01)
+        d.signal(signal.SIGTERM)
+        assert d.wait() == 0
+    finally:
+        d.stop()
+        manager.close()
+    assert "restarting" not in d.output()[1]

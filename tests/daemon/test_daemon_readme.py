@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def readme_first_command() -> str:
     text = (ROOT / "README.md").read_text()
-    return re.findall(r"```sh\n(.*?)\n```", text, re.S)[0].strip()
+    return re.findall(r"```sh\n(.*?)\n```", text, re.DOTALL)[0].strip()
 
 
 def test_first_command_installs_then_runs_the_daemon_on_the_demo_config():

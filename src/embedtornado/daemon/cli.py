@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         print_version()
         return 0
     check = _flag(argv, "check_config")
+    if not check:
+        _catch_early_signals()  # from here on a stop request is never lost
     try:
         cfg = Config(parser, argv, os.environ)
         cfg.read(known_only=True)
@@ -101,9 +103,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check(parser: Any, cfg: Config) -> int:
-    from embedtornado.daemon.service import load_generation
-
     from embedtornado.daemon.plugins import run_teardown
+    from embedtornado.daemon.service import load_generation
 
     try:
         gen = asyncio.run(load_generation(parser, cfg, strict=True, environ=dict(os.environ),
@@ -116,6 +117,16 @@ def _check(parser: Any, cfg: Config) -> int:
     names = ", ".join(p.name for p in gen.plugins.loaded()) or "none"
     print(f"configuration OK: {cfg.path or '(defaults, no config file)'}; plugins: {names}")
     return 0
+
+
+#: Stop signals received before the event loop handles signals.
+_EARLY: list[int] = []
+
+
+def _catch_early_signals() -> None:
+    signal.signal(signal.SIGTERM, lambda signum, frame: _EARLY.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, frame: _EARLY.append(signum))
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
 def _serve(parser: Any, cfg: Config) -> int:
@@ -142,19 +153,24 @@ def _serve(parser: Any, cfg: Config) -> int:
         # The parent stays the service's main process and supervises; the
         # sockets already listen, so the service is ready.  Children get no
         # notify socket (NotifyAccess=main would reject them anyway).
-        notifier.send("READY=1", f"STATUS=serving with {processes or 'one per CPU'} processes")
         _install_forwarding()
+        notifier.send("READY=1", f"STATUS=serving with {processes or 'one per CPU'} processes")
         from embedtornado import process
 
         process.fork_processes(processes)
         notifier = Notifier(None)
         watchdog = None
         send_ready = False
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-            signal.signal(sig, signal.SIG_DFL)
+    # Until the event loop handles them: remember a stop request (a worker
+    # killed by the signal would be restarted by its parent), ignore SIGHUP
+    # (the config is being read right now anyway).
+    early = _EARLY
+    early.clear()
+    _catch_early_signals()
     from embedtornado import loop as _loop
 
     daemon = Daemon(parser, cfg, notifier, watchdog, dict(environ))
+    daemon.early_signals = early
 
     async def run() -> int:
         try:

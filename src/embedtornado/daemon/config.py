@@ -35,7 +35,7 @@ from embedtornado import options as _options_module
 from embedtornado.options import Error as OptionsError
 from embedtornado.options import OptionParser
 
-__all__ = ["DEFAULT_CONFIG", "ConfigError", "Config", "define_daemon_options"]
+__all__ = ["DEFAULT_CONFIG", "Config", "ConfigError", "define_daemon_options"]
 
 #: Where the packaged config lives.
 DEFAULT_CONFIG = "/etc/embedtornado/embedtornado.conf"

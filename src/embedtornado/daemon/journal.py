@@ -69,8 +69,7 @@ class JournalFormatter(logging.Formatter):
             message = message.rstrip() + "\n" + record.exc_text
         prefix = f"<{syslog_priority(record.levelno)}>"
         name = record.name
-        if name.startswith("embedtornado."):
-            name = name[len("embedtornado."):]
+        name = name.removeprefix("embedtornado.")
         lines = message.split("\n")
         first = f"{prefix}{name}: {lines[0]}"
         return "\n".join([first] + [f"{prefix}    {line}" for line in lines[1:]])

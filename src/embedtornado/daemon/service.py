@@ -119,11 +119,11 @@ def _wrapper(daemon: Daemon | None) -> Callable[[Plugin, Any], Any]:
 
             def open(self: Any, *args: Any, **kwargs: Any) -> Any:
                 registry.add(self)
-                return target.open(self, *args, **kwargs)
+                return target.open(self, *args, **kwargs)  # type: ignore[attr-defined]
 
             def on_close(self: Any) -> Any:
                 registry.discard(self)
-                return target.on_close(self)
+                return target.on_close(self)  # type: ignore[attr-defined]
 
             ns["open"] = open
             ns["on_close"] = on_close
@@ -248,9 +248,8 @@ async def load_generation(parser: OptionParser, cfg: Config, *, strict: bool,
             plugin.rules = _plugins.build_rules(plugin, wrap)
             _, static = _plugins.plugin_dirs(plugin)
             if static:
-                from embedtornado.web.static import StaticFileHandler
-
                 from embedtornado.routing import URLSpec
+                from embedtornado.web.static import StaticFileHandler
                 pattern = f"{plugin.prefix or '/plugins/' + plugin.name}/static/(.*)"
                 plugin.rules.append(URLSpec(pattern, wrap(plugin, StaticFileHandler),
                                             {"path": static}))
@@ -278,9 +277,9 @@ async def load_generation(parser: OptionParser, cfg: Config, *, strict: bool,
     static_path = cfg.resolve(o.static_path)
     if static_path:
         reserved[o.static_url_prefix + "(.*)$"] = "the static_path setting"
-    for exc in _plugins.check_duplicates([p for p in plugins if p.state == "loaded"],
+    for dup in _plugins.check_duplicates([p for p in plugins if p.state == "loaded"],
                                          reserved):
-        fail(next(p for p in plugins if p.name == exc.plugin), exc)
+        fail(next(p for p in plugins if p.name == dup.plugin), dup)
 
     secret, _source = cookie_secret(o, cfg, env, create=not dry_run)
     settings: dict[str, Any] = {
@@ -404,14 +403,14 @@ def bind_listeners(o: OptionParser, cfg: Config,
     except (OSError, ValueError) as exc:
         name = "unix_socket" if o.unix_socket else "port"
         raise cfg.error(name, f"cannot listen: {exc}") from None
-    ops: list[socket.socket] = []
+    ops_socks: list[socket.socket] = []
     if o.ops_port and (o.healthz or o.metrics):
         try:
-            ops = netutil.bind_sockets(o.ops_port, address=o.ops_address or None,
+            ops_socks = netutil.bind_sockets(o.ops_port, address=o.ops_address or None,
                                        backlog=o.backlog)
         except OSError as exc:
             raise cfg.error("ops_port", f"cannot listen: {exc}") from None
-    return main, ops
+    return main, ops_socks
 
 
 def describe_sockets(socks: list[socket.socket]) -> str:
@@ -461,8 +460,10 @@ class Daemon:
         self._abort_now = False
         self._reload_lock: asyncio.Lock | None = None
         self._reload_again = False
-        self._timers: list[asyncio.TimerHandle] = []
+        self._timers: list[asyncio.Handle] = []
         self._access_log = True
+        #: Stop signals that arrived before the loop handled signals.
+        self.early_signals: list[int] = []
 
     @property
     def config_path(self) -> str | None:
@@ -532,6 +533,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        for sig in self.early_signals:
+            self.request_stop(sig)
         if self.watchdog_interval:
             self._schedule_watchdog()
         self._schedule_lag_check(loop.time())
@@ -712,16 +715,26 @@ class Daemon:
     def _close_idle(server: DaemonHTTPServer) -> int:
         """Close connections waiting for a request; mark busy ones to close after
         their response.  Returns how many connections remain."""
+        # NOTE(daemon): HTTPServer has no drain API; this reads the protocol's
+        # state (the compiled twin declares these fields public). A connection
+        # is idle when no request is in progress and no partial head is
+        # buffered (an idle connection may hold no parser at all).
         remaining = 0
         for proto in list(server._connections):
             if getattr(proto, "_detached", False):
                 continue
             remaining += 1
-            request = getattr(proto, "_request", None)
-            if request is not None:
-                request._disconnect_on_finish = True
-            elif not proto._parser.in_message:
-                proto.close()
+            try:
+                request = getattr(proto, "_request", None)
+                if request is not None:
+                    request._disconnect_on_finish = True
+                    continue
+                parser = getattr(proto, "_parser", None)
+                if parser is None or not parser.in_message:
+                    proto.close()
+            except Exception:
+                gen_log.error("Could not close a connection gracefully", exc_info=True)
+                proto._abort()
         return remaining
 
     @staticmethod
