@@ -174,10 +174,23 @@ class Daemon:
         return self._output
 
     def stop(self) -> None:
+        """Kill the daemon (and its workers) if it is still running."""
         if self.proc.poll() is None:
+            for pid in children(self.proc.pid):
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
             self.proc.kill()
             self.proc.wait(TIMEOUT)
         self.output()
+
+
+def children(parent: int) -> list[int]:
+    """Pids of ``parent``'s children (worker processes)."""
+    from embedtornado.daemon.cli import _children
+
+    return _children(parent)
 
 
 def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None,
