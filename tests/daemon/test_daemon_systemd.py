@@ -397,3 +397,21 @@ def test_ops_socket_passed_separately_and_journal_prefixes(tmp_path, manager):
     assert any(line.startswith("<6>access: 200 GET /hello") for line in lines), lines
     assert any(line.startswith("<4>access: 404 GET /healthz") for line in lines), lines
     assert all(line[:1] == "<" and line[2:3] == ">" for line in lines), lines
+
+
+def test_reload_applies_limits_to_new_connections(tmp_path, manager):
+    d = _start(tmp_path, manager, extra="max_body_size = 1000\n")
+    try:
+        manager.wait_for("READY", "1")
+        body = b"x" * 2000
+        assert d.get("/hello", method="POST", body=body)[0] == 413
+        d.conf.write_text(BASE_CONFIG + "max_body_size = 100000\n")
+        mark = len(manager.messages)
+        d.signal(signal.SIGHUP)
+        ready = manager.wait_for("READY", "1", after=mark)
+        assert "reload failed" not in ready["STATUS"]
+        assert d.get("/hello", method="POST", body=body)[0] == 403  # read; no XSRF token
+        d.signal(signal.SIGTERM)
+        assert d.wait() == 0
+    finally:
+        d.stop()

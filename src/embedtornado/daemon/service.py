@@ -662,8 +662,9 @@ class Daemon:
         server.max_connections = o.max_connections
         kwargs = server_kwargs(o)
         fresh = HTTPServer(self.dispatcher, **kwargs)
-        # New connections pick the limits up; connections already open keep theirs.
-        server.conn_params.__dict__.update(fresh.conn_params.__dict__)
+        # New connections pick the limits up; connections already open keep
+        # their own parameters object (and their parsers, pooled per object).
+        server.conn_params = fresh.conn_params
         server.xheaders = fresh.xheaders
         server.trusted_downstream = fresh.trusted_downstream
 
@@ -687,6 +688,11 @@ class Daemon:
         self.notifier.send("STOPPING=1", "STATUS=draining connections")
         server.stop()
         server.conn_params.no_keep_alive = True
+        for proto in list(server._connections):
+            # connections from before a reload hold an older parameters object
+            params = getattr(proto, "params", None)
+            if params is not None:
+                params.no_keep_alive = True
         for ws in list(self.websockets):
             try:
                 ws.close(1001, "server shutting down")
