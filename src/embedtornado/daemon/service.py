@@ -526,7 +526,10 @@ class Daemon:
         if ops_socks:
             from embedtornado.web import Application
 
-            ops_app = Application(ops_routes(self, True, True), log_function=lambda h: None)
+            routes = ops_routes(self, o.healthz, o.metrics)
+            if not routes:
+                gen_log.warning("An ops socket was passed but healthz and metrics are off")
+            ops_app = Application(routes, log_function=lambda h: None)
             self.ops_server = HTTPServer(ops_app, idle_connection_timeout=10.0)
             self.ops_server.add_sockets(ops_socks)
             gen_log.info("Operations endpoints on %s", describe_sockets(ops_socks))
