@@ -23,6 +23,30 @@ _clients = set()
 _history = collections.deque(maxlen=200)
 
 
+MAX_CLIENTS = 20
+MAX_PENDING = 200  # unsent lines per client before lines are dropped for it
+
+
+def _send(client, line):
+    """Send a line unless this client already has too many unsent ones."""
+    if client.pending >= MAX_PENDING:
+        client.dropped += 1
+        return
+    try:
+        future = client.write_message(line)
+    except Exception:
+        _clients.discard(client)
+        return
+    client.pending += 1
+
+    def sent(f, client=client):
+        client.pending -= 1
+        if not f.cancelled() and f.exception() is not None:
+            _clients.discard(client)
+
+    future.add_done_callback(sent)
+
+
 class _Broadcast(logging.Handler):
     def emit(self, record):
         try:
@@ -31,10 +55,7 @@ class _Broadcast(logging.Handler):
             return
         _history.append(line)
         for client in list(_clients):
-            try:
-                client.write_message(line)
-            except Exception:
-                _clients.discard(client)
+            _send(client, line)
 
 
 _handler = _Broadcast()
@@ -49,9 +70,15 @@ class LogPageHandler(RequestHandler):
 
 if WebSocketHandler is not None:
     class LogSocketHandler(WebSocketHandler):
+        pending = 0
+        dropped = 0
+
         def open(self):
+            if len(_clients) >= MAX_CLIENTS:
+                self.close(1013, "too many live log viewers")
+                return
             for line in list(_history):
-                self.write_message(line)
+                _send(self, line)
             _clients.add(self)
 
         def on_message(self, message):
