@@ -90,6 +90,15 @@ class MyTestCase(AsyncHTTPTestCase):
         client = AsyncHTTPClient()
         response = await client.fetch(self.get_url("/"))
         self.assertIn(b"world", response.body)
+        # The shared client keeps the connection for reuse; tearDown closes it.
+        self.assertEqual(sum(len(v) for v in client._idle.values()), 1)
+        MyTestCase.shared_client = client
+
+    def tearDown(self):
+        super().tearDown()
+        shared = getattr(MyTestCase, "shared_client", None)
+        if shared is not None:
+            self.assertTrue(shared._closed and not shared._idle)
 
 
 class MyTestCase2(AsyncHTTPTestCase):

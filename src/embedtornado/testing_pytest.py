@@ -77,6 +77,10 @@ def io_loop() -> Iterator[IOLoop]:
                 await asyncio.wait(tasks)
 
             loop.run_sync(drain)
+        for cls in {AsyncHTTPClient, AsyncHTTPClient.configured_class()}:
+            shared = cls._async_clients().get(loop)  # type: ignore[attr-defined]
+            if shared is not None:
+                shared.close()
         asyncio.set_event_loop(None)
         loop.close(all_fds=True)
 
