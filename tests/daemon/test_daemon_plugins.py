@@ -244,3 +244,31 @@ def test_sigterm_during_start_up_exits_cleanly(tmp_path, processes):
         d.stop()
         manager.close()
     assert "restarting" not in d.output()[1]
+
+
+def test_https_with_certfile_and_keyfile(tmp_path):
+    import ssl
+
+    from embedtornado import _testcert
+
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "cert.pem").write_text(_testcert.CERT_PEM)
+    (tmp_path / "key.pem").write_text(_testcert.KEY_PEM)
+    manager = FakeManager(tmp_path)
+    d = Daemon(tmp_path, BASE_CONFIG + 'certfile = "cert.pem"\nkeyfile = "key.pem"\n',
+               manager=manager, sock=listening_socket())
+    try:
+        manager.wait_for("READY", "1")
+        ctx = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+        import http.client
+
+        conn = http.client.HTTPSConnection("127.0.0.1", d.port, timeout=TIMEOUT, context=ctx)
+        conn.request("GET", "/healthz")
+        resp = conn.getresponse()
+        assert resp.status == 200 and b'"status": "ok"' in resp.read()
+        conn.close()
+        d.signal(signal.SIGTERM)
+        assert d.wait() == 0
+    finally:
+        d.stop()
+        manager.close()

@@ -23,7 +23,13 @@ import sys
 from typing import Any
 
 from embedtornado.daemon import activation
-from embedtornado.daemon.config import EX_CONFIG, Config, ConfigError, define_daemon_options
+from embedtornado.daemon.config import (
+    DEFAULT_CONFIG,
+    EX_CONFIG,
+    Config,
+    ConfigError,
+    define_daemon_options,
+)
 from embedtornado.daemon.journal import configure_logging
 from embedtornado.daemon.plugins import PluginError
 from embedtornado.daemon.sdnotify import Notifier, watchdog_interval
@@ -133,6 +139,9 @@ def _serve(parser: Any, cfg: Config) -> int:
     from embedtornado.daemon.service import Daemon, bind_listeners, load_generation
 
     environ = os.environ
+    if cfg.path is None:
+        gen_log.info("No config file (--config, $EMBEDTORNADO_CONFIG or %s); using the "
+                     "defaults", DEFAULT_CONFIG)
     notifier = Notifier.from_environment(environ)
     watchdog = watchdog_interval(environ)
     try:

@@ -536,8 +536,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
-        for sig in self.early_signals:
-            self.request_stop(sig)
+        for early in self.early_signals:
+            self.request_stop(early)
         if self.watchdog_interval:
             self._schedule_watchdog()
         self._schedule_lag_check(loop.time())
