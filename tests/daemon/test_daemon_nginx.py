@@ -11,7 +11,6 @@ import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from daemonctl import BASE_CONFIG, TIMEOUT, Daemon, FakeManager, listening_socket

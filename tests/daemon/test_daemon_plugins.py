@@ -36,7 +36,8 @@ url_prefix = "/board"
 ui_modules = {"Badge": Badge}
 '''
 
-PAGE = '<title>{{ title }}</title>{% module Badge("new") %}<link href="{{ static_url("app.css") }}">'
+PAGE = ('<title>{{ title }}</title>{% module Badge("new") %}'
+        '<link href="{{ static_url("app.css") }}">')
 
 
 @pytest.fixture
