@@ -170,16 +170,14 @@ def _serve(parser: Any, cfg: Config) -> int:
         notifier = Notifier(None)
         watchdog = None
         send_ready = False
-    # Until the event loop handles them: remember a stop request (a worker
-    # killed by the signal would be restarted by its parent), ignore SIGHUP
-    # (the config is being read right now anyway).
-    early = _EARLY
-    early.clear()
-    _catch_early_signals()
+        # A worker, until its event loop handles them: remember a stop
+        # request (a worker killed by the signal would be restarted by its
+        # parent); ignore SIGHUP (the config is being read right now anyway).
+        _catch_early_signals()
     from embedtornado import loop as _loop
 
     daemon = Daemon(parser, cfg, notifier, watchdog, dict(environ))
-    daemon.early_signals = early
+    daemon.early_signals = _EARLY
 
     async def run() -> int:
         try:
