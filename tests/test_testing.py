@@ -298,6 +298,40 @@ def test_async_test_timeout_env(monkeypatch):
     assert get_async_test_timeout() == 12.5
 
 
+MAIN_SCRIPT = '''
+import unittest
+from embedtornado.testing import AsyncTestCase, gen_test, main
+
+
+class T(AsyncTestCase):
+    @gen_test
+    async def test_ok(self):
+        pass
+
+    def test_{name}(self):
+        self.assertTrue({ok})
+
+
+def all():
+    return unittest.defaultTestLoader.loadTestsFromTestCase(T)
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_main_runs_all(tmp_path, ok):
+    script = tmp_path / "t.py"
+    script.write_text(MAIN_SCRIPT.format(name="second", ok=ok))
+    out = subprocess.run([sys.executable, str(script), "--verbose"], capture_output=True,
+                         timeout=60, check=False)
+    err = out.stderr.decode()
+    assert "test_ok" in err and "test_second" in err  # --verbose lists each test
+    assert (out.returncode == 0) == ok, err
+
+
 # -- the pytest plugin ----------------------------------------------------------------
 
 
