@@ -408,7 +408,7 @@ def test_max_clients_queueing(client_impl):
         async with RawServer(handler) as srv:
             client, _ = new_client(client_impl, max_clients=2)
             futs = [asyncio.ensure_future(client.fetch(srv.url(f"/{i}"))) for i in range(6)]
-            for _ in range(50):
+            for _ in range(500):
                 await asyncio.sleep(0.01)
                 if active == 2:
                     break
@@ -627,6 +627,10 @@ def test_https_validation():
                 await client.fetch(url, allow_ipv6=False)
             r = await client.fetch(url, validate_cert=False, allow_ipv6=False)
             assert r.body == b"Hello, world"
+            # TLS connections are kept alive and reused too.
+            r = await client.fetch(url, validate_cert=False, allow_ipv6=False)
+            assert r.body == b"Hello, world"
+            assert [len(v) for v in client._idle.values()] == [1]
             r = await client.fetch(url, ca_certs=cert, allow_ipv6=False)
             assert r.body == b"Hello, world"
             ctx = ssl.create_default_context(cafile=cert)
