@@ -94,10 +94,15 @@ BROWSER_HEADERS = {
 SCENARIOS = {
     "hello": f'GET / -> "{HELLO_BODY.decode()}"',
     "json": f"GET {JSON_PATH} with {len(BROWSER_HEADERS)} browser headers -> JSON dict",
+    "hello500": f'GET / -> "{HELLO_BODY.decode()}" over 500 connections (the p99 target)',
 }
+#: Scenarios that send the hello request; hello500 also fixes its connection count.
+HELLO_LIKE = ("hello", "hello500")
+FIXED_CONNECTIONS = {"hello500": 500}
 
 TORNADO_ROW = "tornado"
 EMBEDTORNADO_ROW = "embedtornado"
+UVICORN_ROW = "uvicorn"
 
 
 @dataclass
@@ -106,7 +111,7 @@ class Server:
     label: str  # table row
     script: str | None  # in bench/servers/; None for nginx
     args: list[str] = field(default_factory=list)
-    scenarios: tuple[str, ...] = ("hello", "json")
+    scenarios: tuple[str, ...] = ("hello", "json", "hello500")
     needs_src: bool = False  # import embedtornado from this checkout
 
 
@@ -114,13 +119,15 @@ SERVER_LIST = [
     Server("tornado", "Tornado 6.6.1", "tornado_app.py", ["--logging=warning"]),
     Server("embedtornado", "embedtornado", "embedtornado_app.py", ["--logging=warning"],
            needs_src=True),
+    Server("embedtornado-stdloop", "embedtornado on the stdlib loop", "embedtornado_app.py",
+           ["--stdlib-loop", "--logging=warning"], needs_src=True),
     Server("embedtornado-twins", "embedtornado (twins)", "embedtornado_app.py",
            ["--twin", "--logging=warning"], needs_src=True),
     Server("embedtornado-raw", "embedtornado raw HTTPServer", "embedtornado_raw.py",
            ["--logging=warning"], needs_src=True),
     Server("aiohttp", "aiohttp", "aiohttp_app.py"),
     Server("uvicorn", "uvicorn raw ASGI (uvloop+httptools)", "uvicorn_raw.py"),
-    Server("nginx", "nginx (return 200, ceiling)", None, scenarios=("hello",)),
+    Server("nginx", "nginx (return 200, ceiling)", None, scenarios=("hello", "hello500")),
 ]
 
 
@@ -350,7 +357,7 @@ def check_response(port: int, scenario: str) -> str | None:
     """Fetch the scenario's request once; None when the answer is right, else what is wrong."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
-        if scenario == "hello":
+        if scenario in HELLO_LIKE:
             conn.request("GET", "/")
         else:
             conn.request("GET", JSON_PATH, headers=BROWSER_HEADERS)
@@ -360,7 +367,7 @@ def check_response(port: int, scenario: str) -> str | None:
         conn.close()
     if resp.status != 200:
         return f"answered {resp.status} {resp.reason}"
-    if scenario == "hello":
+    if scenario in HELLO_LIKE:
         if body.strip() != HELLO_BODY:
             return f"wrong body {body[:60]!r}"
         return None
@@ -465,7 +472,8 @@ def run_benchmark(servers: list[Server], scenarios: list[str], args: argparse.Na
                             raise RuntimeError(f"died during the run: {rs.log_tail()}")
                         cpu_before = rs.cpu_seconds()
                         result = run_wrk(client_prefix, rs.port, scenario, seconds,
-                                         args.connections, lua)
+                                         FIXED_CONNECTIONS.get(scenario, args.connections),
+                                         lua)
                         result.server_cpu = rs.cpu_seconds() - cpu_before
                     except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
                         row.unavailable = str(e).splitlines()[0]
@@ -487,6 +495,12 @@ def median_rps(row: Row) -> float | None:
     return statistics.median(r.rps for r in row.runs)
 
 
+def median_p99(row: Row) -> float | None:
+    if row.unavailable or not row.runs:
+        return None
+    return statistics.median(r.p99_ms for r in row.runs)
+
+
 def median_per_cpu(row: Row) -> float | None:
     values = [r.per_cpu_second for r in row.runs]
     if row.unavailable or not values or None in values:
@@ -497,6 +511,9 @@ def median_per_cpu(row: Row) -> float | None:
 def format_table(scenario: str, rows: list[Row], args: argparse.Namespace, pin_note: str) -> str:
     tornado = next((median_rps(r) for r in rows if r.server.name == TORNADO_ROW), None)
     ours = next((median_rps(r) for r in rows if r.server.name == EMBEDTORNADO_ROW), None)
+    uvicorn = next((median_rps(r) for r in rows if r.server.name == UVICORN_ROW), None)
+    uvicorn_p99 = next((median_p99(r) for r in rows if r.server.name == UVICORN_ROW), None)
+    connections = FIXED_CONNECTIONS.get(scenario, args.connections)
     tornado_cpu = next((median_per_cpu(r) for r in rows if r.server.name == TORNADO_ROW), None)
 
     def ratio(value: float | None, base: float | None) -> str:
@@ -504,7 +521,7 @@ def format_table(scenario: str, rows: list[Row], args: argparse.Namespace, pin_n
 
     out = [
         f"== {scenario}: {SCENARIOS[scenario]}",
-        (f"   wrk -t1 -c{args.connections} -d{args.duration}s --latency, median of "
+        (f"   wrk -t1 -c{connections} -d{args.duration}s --latency, median of "
          f"{args.repeats} round-robin run(s) after a {WARMUP_SECONDS}s warm-up; {pin_note}"),
         ("   access logging off in every server: Tornado and embedtornado the same way "
          "(--logging=warning),"),
@@ -514,21 +531,27 @@ def format_table(scenario: str, rows: list[Row], args: argparse.Namespace, pin_n
         ("   CPU-second of the server, which a busy shared machine disturbs less than "
          "req/s does"),
         "",
-        (f"{'server':<36} {'req/s':>7} {'p99 ms':>7} {'x Tornado':>9} {'x embedt.':>9}"
-         f" {'CPU%':>5} {'req/CPU-s':>9} {'x Tornado':>9}  runs req/s"),
-        "-" * 120,
+        ("   x uvicorn = req/s over raw uvicorn's; p99/uv = p99 latency over uvicorn's "
+         "(below 1 is better)"),
+        "",
+        (f"{'server':<36} {'req/s':>7} {'p99 ms':>7} {'p99/uv':>6} {'x Tornado':>9}"
+         f" {'x uvicorn':>9} {'x embedt.':>9} {'CPU%':>5} {'req/CPU-s':>9} {'x Tornado':>9}"
+         "  runs req/s"),
+        "-" * 136,
     ]
     for row in rows:
         rps = median_rps(row)
         if rps is None:
             out.append(f"{row.server.label:<36} unavailable: {row.unavailable}")
             continue
-        p99 = statistics.median(r.p99_ms for r in row.runs)
+        p99 = median_p99(row) or 0.0
         share = statistics.median(r.cpu_share for r in row.runs) * 100
         per_cpu = median_per_cpu(row)
         per_cpu_text = f"{per_cpu:.0f}" if per_cpu else "-"
         runs = " ".join(f"{r.rps:.0f}" for r in row.runs)
-        line = (f"{row.server.label:<36} {rps:>7.0f} {p99:>7.2f} {ratio(rps, tornado):>9} "
+        p99_ratio = f"{p99 / uvicorn_p99:.2f}" if uvicorn_p99 else "-"
+        line = (f"{row.server.label:<36} {rps:>7.0f} {p99:>7.2f} {p99_ratio:>6} "
+                f"{ratio(rps, tornado):>9} {ratio(rps, uvicorn):>9} "
                 f"{ratio(rps, ours):>9} {share:>5.0f} {per_cpu_text:>9} "
                 f"{ratio(per_cpu, tornado_cpu):>9}  {runs}")
         bad = sum(r.non_2xx for r in row.runs)
@@ -572,7 +595,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (50)")
     parser.add_argument("--only", default="",
                         help="comma-separated servers: " + ",".join(s.name for s in SERVER_LIST))
-    parser.add_argument("--scenario", choices=["hello", "json", "all"], default="all")
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all",
+                        help="hello, json, hello500 (500 connections) or all")
     args = parser.parse_args(argv)
     if args.duration < 1 or args.repeats < 1 or args.connections < 1:
         parser.error("--duration, --repeats and --connections must be at least 1")
@@ -585,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown server(s) {', '.join(sorted(unknown))}; choose from "
                          + ", ".join(s.name for s in SERVER_LIST))
         servers = [s for s in SERVER_LIST if s.name in wanted]
-    scenarios = ["hello", "json"] if args.scenario == "all" else [args.scenario]
+    scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
 
     ensure_requirements()
     server_prefix, client_prefix, pin_note = pinning()

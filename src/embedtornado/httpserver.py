@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from embedtornado import _accel, httputil, netutil
 from embedtornado._httpdefs import HTTP1ConnectionParameters
@@ -117,15 +117,23 @@ class HTTPServer(TCPServer, httputil.HTTPServerConnectionDelegate):
         self._connections: set[Any] = set()
         self.trusted_downstream = trusted_downstream
         self._is_delegate = isinstance(request_callback, httputil.HTTPServerConnectionDelegate)
+        # One bound method for every connection (not one each), and the
+        # trusted proxies as one shared set.
+        self._context_factory = self._new_context
+        self._trusted_from: Any = trusted_downstream
+        self._trusted = frozenset(trusted_downstream or ())
 
     # --- connections -------------------------------------------------------------
 
     def _make_protocol(self) -> asyncio.BaseProtocol:
-        return httpproto.HTTP1ServerProtocol(self, self.conn_params, self._new_context)
+        return httpproto.HTTP1ServerProtocol(self, self.conn_params, self._context_factory)
 
     def _new_context(self, proto: Any, transport: Any) -> _HTTPRequestContext:
         self._connections.add(proto)
-        return _HTTPRequestContext(transport, self.protocol, self.trusted_downstream)
+        if self.trusted_downstream is not self._trusted_from:  # reassigned since
+            self._trusted_from = self.trusted_downstream
+            self._trusted = frozenset(self.trusted_downstream or ())
+        return _HTTPRequestContext(transport, self.protocol, self._trusted)
 
     async def close_all_connections(self) -> None:
         """Close every open connection and wait until they are gone.
@@ -188,7 +196,7 @@ class _HTTPRequestContext:
     """Per-connection facts a request reads: ``remote_ip``, ``protocol``, ``address``."""
 
     def __init__(self, transport: Any, protocol: str | None,
-                 trusted_downstream: list[str] | None = None) -> None:
+                 trusted_downstream: Iterable[str] | None = None) -> None:
         self.address = transport.get_extra_info("peername")
         sock = transport.get_extra_info("socket")
         self.address_family = sock.family if sock is not None else None
@@ -206,7 +214,9 @@ class _HTTPRequestContext:
             self.protocol = "http"
         self._orig_remote_ip = self.remote_ip
         self._orig_protocol = self.protocol
-        self.trusted_downstream = set(trusted_downstream or [])
+        # Shared when the server passes its frozenset (no set per connection).
+        self.trusted_downstream = (trusted_downstream if type(trusted_downstream) is frozenset
+                                   else set(trusted_downstream or []))
 
     def __str__(self) -> str:
         if self.address_family in (socket.AF_INET, socket.AF_INET6):

@@ -18,6 +18,10 @@ from embedtornado._speedups.httpparse cimport RequestParser
 # connection phases (module constants of the .py; C ints here)
 cdef int _IDLE, _BODY, _HANDLER, _CLOSED
 
+@cython.locals(parser=RequestParser)
+cpdef object _take_parser(object params)
+cpdef object _give_back_parser(object params, RequestParser parser)
+
 
 cdef class HTTP1Connection:
     cdef dict __dict__
@@ -62,7 +66,6 @@ cdef class HTTP1ServerProtocol:
     cdef public bint _writing_paused
     cdef public double _paused_since
     cdef public list _drain_waiters
-    cdef public object _done_future
     cdef public bint _closing
     cdef public bint _detached
     cdef public bint _scheduled
@@ -75,6 +78,7 @@ cdef class HTTP1ServerProtocol:
     cpdef object _send_continue(self)
     cpdef object _on_end(self)
     cpdef object _response_finished(self, HTTP1Connection request)
+    @cython.locals(parser=RequestParser)
     cpdef object _next_request(self)
     cpdef object _input_error(self, object e)
     cpdef object _send(self, object data)

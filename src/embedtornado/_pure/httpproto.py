@@ -121,6 +121,40 @@ def _status_line(code: int, reason: str) -> bytes:
     return status
 
 
+# The finished future that _send returns, and its loop.
+_done_future: Any = None
+_done_future_loop: Any = None
+
+# Idle parsers, newest last, as (params, parser): a connection takes one when
+# bytes arrive and gives it back when it is idle again, so 10,000 idle
+# keep-alive connections hold no parser buffers. Bounded; a parser is only
+# reused for connections with the same parameters object (its limits).
+_parser_pool: list[tuple[Any, Any]] = []
+_PARSER_POOL_SIZE = 64
+
+
+def _take_parser(params: HTTP1ConnectionParameters) -> Any:
+    if _parser_pool:
+        try:
+            owner, parser = _parser_pool.pop()
+        except IndexError:  # another thread's loop took the last one
+            pass
+        else:
+            if owner is params:
+                return parser
+    return httpparse.RequestParser(
+        max_header_size=params.max_header_size,
+        max_body_size=params.max_body_size,
+        max_request_line=params.max_request_line,
+        max_header_count=params.max_header_count,
+    )
+
+
+def _give_back_parser(params: HTTP1ConnectionParameters, parser: Any) -> None:
+    if len(_parser_pool) < _PARSER_POOL_SIZE:
+        _parser_pool.append((params, parser))
+
+
 def _error_response(code: int, reason: str) -> bytes:
     return ("HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             % (code, reason)).encode("latin-1")
@@ -271,7 +305,9 @@ class HTTP1Connection:
 
     def set_max_body_size(self, max_body_size: int) -> None:
         """Change the body size limit for this request (call before the body is read)."""
-        self._proto._parser.max_body_size = max_body_size
+        parser = self._proto._parser
+        if parser is not None:
+            parser.max_body_size = max_body_size
 
     def detach(self) -> Any:
         """Take the connection away from HTTP (WebSocket); returns the transport."""
@@ -306,7 +342,7 @@ class HTTP1Connection:
         paused_reading = proto._reading_paused
         paused_writing = proto._writing_paused
         transport = proto._detach()
-        leftover = proto._parser.take_buffer()
+        leftover = proto._parser.take_buffer() if proto._parser is not None else b""
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         if paused_writing:
@@ -356,12 +392,9 @@ class HTTP1ServerProtocol:
         self.context: Any = None
         self.transport: Any = None
         self._loop: Any = None
-        self._parser = httpparse.RequestParser(
-            max_header_size=params.max_header_size,
-            max_body_size=params.max_body_size,
-            max_request_line=params.max_request_line,
-            max_header_count=params.max_header_count,
-        )
+        # The parser (and its buffer) is taken when bytes arrive and given
+        # back while the connection is idle: see _take_parser.
+        self._parser = None
         self._max_pending = params.max_header_size + params.chunk_size
         self._phase = _IDLE
         self._phase_since = 0.0
@@ -375,7 +408,6 @@ class HTTP1ServerProtocol:
         self._writing_paused = False
         self._paused_since = 0.0
         self._drain_waiters: list[asyncio.Future] | None = None
-        self._done_future: asyncio.Future | None = None
         self._closing = False
         self._detached = False
         self._scheduled = False
@@ -395,9 +427,12 @@ class HTTP1ServerProtocol:
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
-        self._parser.feed(data)
+        parser = self._parser
+        if parser is None:
+            parser = self._parser = _take_parser(self.params)
+        parser.feed(data)
         if self._phase == _HANDLER or self._waiting or self._writing_paused:
-            if not self._reading_paused and self._parser.pending() > self._max_pending:
+            if not self._reading_paused and parser.pending() > self._max_pending:
                 self._reading_paused = True
                 self.transport.pause_reading()
             return
@@ -409,7 +444,8 @@ class HTTP1ServerProtocol:
         # The peer will send no more. As in Tornado, that ends the connection,
         # even while a request is being handled (which then sees
         # on_connection_close); nothing can be answered after it.
-        if self._phase == _BODY or (self._phase == _IDLE and self._parser.in_message):
+        if self._phase == _BODY or (self._phase == _IDLE and self._parser is not None
+                                    and self._parser.in_message):
             _malformed_log.log("Connection from %s closed in the middle of a request",
                                self.context)
         self._close()
@@ -477,6 +513,8 @@ class HTTP1ServerProtocol:
     def _process(self) -> None:
         """Pull parser events while the current request can take them."""
         parser = self._parser
+        if parser is None:
+            return
         while True:
             try:
                 ev = parser.next_event()
@@ -612,7 +650,14 @@ class HTTP1ServerProtocol:
         self._phase_since = self._loop.time()
         if self._timer is None:
             self._arm_timer()
-        if self._parser.pending() and not self._scheduled:
+        parser = self._parser
+        if parser is not None and not parser.pending() and not parser.in_message:
+            # Idle: the parser goes back to the pool (an idle keep-alive
+            # connection then holds no parser buffer).
+            self._parser = None
+            _give_back_parser(self.params, parser)
+            parser = None
+        if parser is not None and parser.pending() and not self._scheduled:
             # Pipelined bytes: answer them on the next loop iteration, so other
             # connections get a turn between requests.
             self._scheduled = True
@@ -645,10 +690,15 @@ class HTTP1ServerProtocol:
             else:
                 self._drain_waiters.append(f)
             return f
-        f = self._done_future
-        if f is None:
-            f = self._done_future = self._loop.create_future()
+        # One finished future per loop serves every write that is not held
+        # back (not one per connection).
+        global _done_future, _done_future_loop
+        f = _done_future
+        if f is None or _done_future_loop is not self._loop:
+            f = self._loop.create_future()
             f.set_result(None)
+            _done_future = f
+            _done_future_loop = self._loop
         return f
 
     # --- closing ----------------------------------------------------------------
@@ -725,7 +775,7 @@ class HTTP1ServerProtocol:
             _timeout_log.log("Timeout writing to %s", self.context)
             self._abort()
         elif self._phase == _IDLE:
-            if self._parser.in_message:
+            if self._parser is not None and self._parser.in_message:
                 _timeout_log.log("Timeout reading request head from %s", self.context)
                 self.transport.write(_error_response(408, "Request Timeout"))
             self._close()
