@@ -11,6 +11,8 @@ same loop, measured in the same run. Rows:
   after another from an embedtornado HTTPServer (hello world). Ours reuses
   one keep-alive connection; Tornado's simple client opens a connection per
   request (``Connection: close``), so this row shows mostly that difference.
+* ``fetch seq. conn-close``: the same with ``Connection: close`` on every
+  request, so both clients open a connection per request (like for like).
 * ``fetch 10 concurrent``: the same number of requests, ten at a time
   (``max_clients=10``).
 * ``fetch 1 MiB``: ``--requests // 10`` responses of 1 MiB each, sequential.
@@ -81,6 +83,17 @@ async def fetch_sequential(impl: str, port: int, n: int) -> float:
     return n / dt
 
 
+async def fetch_sequential_close(impl: str, port: int, n: int) -> float:
+    client = client_for(impl)
+    url = f"http://127.0.0.1:{port}/"
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await client.fetch(url, headers={"Connection": "close"})
+    dt = time.perf_counter() - t0
+    client.close()
+    return n / dt
+
+
 async def fetch_concurrent(impl: str, port: int, n: int) -> float:
     client = client_for(impl, max_clients=10)
     url = f"http://127.0.0.1:{port}/"
@@ -135,6 +148,7 @@ async def iostream_64k(impl: str, port: int, n: int) -> float:
 
 ROWS: list[tuple[str, Callable[..., Any]]] = [
     ("fetch sequential", fetch_sequential),
+    ("fetch seq. conn-close", fetch_sequential_close),
     ("fetch 10 concurrent", fetch_concurrent),
     ("fetch 1 MiB", fetch_big),
     ("iostream 64 KiB", iostream_64k),
