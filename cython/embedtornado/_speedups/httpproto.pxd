@@ -77,6 +77,7 @@ cdef class HTTP1ServerProtocol:
     cpdef object _on_head(self)
     cpdef object _send_continue(self)
     cpdef object _on_end(self)
+    cpdef object _call(self, object method, tuple args)
     cpdef object _response_finished(self, HTTP1Connection request)
     @cython.locals(parser=RequestParser)
     cpdef object _next_request(self)

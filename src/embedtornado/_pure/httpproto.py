@@ -529,7 +529,7 @@ class HTTP1ServerProtocol:
             if ev == DATA:
                 if self._request is not None and self._request._write_finished:
                     continue  # the response is out already; drop the rest of the body
-                self._call(self._delegate.data_received, parser.data)
+                self._call(self._delegate.data_received, (parser.data,))
             elif ev == HEAD:
                 self._on_head()
             else:  # END
@@ -561,8 +561,8 @@ class HTTP1ServerProtocol:
             app_log.error("Uncaught exception in start_request", exc_info=True)
             self._abort()
             return
-        self._call(delegate.headers_received, RequestStartLine(p.method, p.target, p.version),
-                   headers)
+        self._call(delegate.headers_received,
+                   (RequestStartLine(p.method, p.target, p.version), headers))
         if p.expect_continue and not self._closing:
             if self._waiting:
                 self._continue_pending = True
@@ -584,9 +584,9 @@ class HTTP1ServerProtocol:
         if request is not None and request._write_finished:
             self._next_request()
             return
-        self._call(delegate.finish)
+        self._call(delegate.finish, ())
 
-    def _call(self, method: Callable[..., Any], *args: Any) -> None:
+    def _call(self, method: Callable[..., Any], args: tuple) -> None:
         """Call a delegate method; wait for it if it returns an awaitable."""
         try:
             result = method(*args)
