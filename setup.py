@@ -78,14 +78,23 @@ def extensions() -> list:
     if debug:
         directives["linetrace"] = True
     print("embedtornado: accelerated build (%s)" % ", ".join(e.name for e in exts))
-    return cythonize(
-        exts,
-        include_path=["cython"],
-        build_dir="build/cython",
-        compiler_directives=directives,
-        annotate=debug,
-        nthreads=os.cpu_count() or 1,
-    )
+    options = dict(include_path=["cython"], build_dir="build/cython",
+                   compiler_directives=directives, annotate=debug,
+                   nthreads=os.cpu_count() or 1)
+    # NOTE(embedtornado): Cython's dependency check does not see the augmenting
+    # .pxd of a single-source module, so a changed .pxd alone would leave the
+    # old C file in place; such modules are cythonized again when it is newer.
+    single = [e for e in exts if e.sources[0].endswith(".py")]
+    others = [e for e in exts if not e.sources[0].endswith(".py")]
+    out = cythonize(others, **options) if others else []
+    for ext in single:
+        name = ext.name.rsplit(".", 1)[1]
+        pxd = f"cython/embedtornado/_speedups/{name}.pxd"
+        generated = os.path.join("build/cython", os.path.splitext(ext.sources[0])[0] + ".c")
+        stale = (os.path.exists(pxd) and os.path.exists(generated)
+                 and os.path.getmtime(pxd) > os.path.getmtime(generated))
+        out += cythonize([ext], force=stale, **options)
+    return out
 
 
 setup(

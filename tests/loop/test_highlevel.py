@@ -52,10 +52,25 @@ def test_timeout_context_manager(loop):
 
 def test_wait_and_as_completed(loop):
     async def main():
-        tasks = [loop.create_task(asyncio.sleep(d, d)) for d in (0.03, 0.01, 0.02)]
+        # The later two wait on events, not timers: on a loaded machine three
+        # short timers can all be due by the time the loop polls again.
+        gate2, gate3 = asyncio.Event(), asyncio.Event()
+
+        async def after(gate, value):
+            await gate.wait()
+            return value
+
+        tasks = [loop.create_task(after(gate3, 0.03)),
+                 loop.create_task(asyncio.sleep(0.01, 0.01)),
+                 loop.create_task(after(gate2, 0.02))]
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         assert [t.result() for t in done] == [0.01] and len(pending) == 2
-        order = [await f for f in asyncio.as_completed(tasks)]
+        completed = asyncio.as_completed(tasks)
+        order = [await next(completed)]
+        gate2.set()
+        order.append(await next(completed))
+        gate3.set()
+        order.append(await next(completed))
         assert order == [0.01, 0.02, 0.03]
 
     run(loop, main())
