@@ -245,7 +245,11 @@ class HTTP1Connection:
         if as_list is not None:
             for name, values in as_list.items():
                 for v in values:
-                    parts += (name, ": ", v, "\r\n")
+                    # (Four appends: compiled, each is an inline list append.)
+                    parts.append(name)
+                    parts.append(": ")
+                    parts.append(v)
+                    parts.append("\r\n")
                     n += 1
         else:
             for name, v in headers.get_all():
