@@ -75,6 +75,10 @@ class HTTPServer(TCPServer, httputil.HTTPServerConnectionDelegate):
     :arg max_header_count: most header fields in a request (431 beyond it).
     :arg max_write_buffer: bytes of output buffered for a slow reader before
         the connection stops answering further pipelined requests.
+    :arg ssl_handshake_timeout: seconds a TLS client has to send its first
+        byte and finish the handshake (default 10; other clients are served
+        meanwhile). A plain-HTTP request to a TLS port gets a 400 and a close.
+        See ``docs/https.md``.
     """
 
     def __init__(
@@ -96,6 +100,7 @@ class HTTPServer(TCPServer, httputil.HTTPServerConnectionDelegate):
         max_request_line: int | None = None,
         max_header_count: int | None = None,
         max_write_buffer: int | None = None,
+        ssl_handshake_timeout: float | None = None,
     ) -> None:
         self.request_callback = request_callback
         self.xheaders = xheaders
@@ -114,6 +119,8 @@ class HTTPServer(TCPServer, httputil.HTTPServerConnectionDelegate):
         )
         TCPServer.__init__(self, ssl_options=ssl_options, max_buffer_size=max_buffer_size,
                            read_chunk_size=chunk_size)
+        if ssl_handshake_timeout is not None:
+            self.ssl_handshake_timeout = ssl_handshake_timeout
         self._connections: set[Any] = set()
         self.trusted_downstream = trusted_downstream
         self._is_delegate = isinstance(request_callback, httputil.HTTPServerConnectionDelegate)

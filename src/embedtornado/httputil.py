@@ -740,10 +740,17 @@ class HTTPServerRequest:
         try:
             if self.connection is None:
                 return None
-            return self.connection.stream.socket.getpeercert(  # type: ignore[attr-defined]
+            stream = self.connection.stream  # type: ignore[attr-defined]
+            get_extra_info = getattr(stream, "get_extra_info", None)
+            if get_extra_info is not None:  # our server: an asyncio transport
+                sslobj = get_extra_info("ssl_object")
+                if sslobj is None:
+                    return None
+                return sslobj.getpeercert(binary_form=binary_form)  # type: ignore[no-any-return]
+            return stream.socket.getpeercert(  # type: ignore[no-any-return]
                 binary_form=binary_form
             )
-        except ssl.SSLError:
+        except (ssl.SSLError, AttributeError, ValueError):
             return None
 
     def _parse_body(self) -> None:

@@ -586,6 +586,10 @@ def ssl_options_to_context(
     and ``ciphers`` (the old ``ssl.wrap_socket`` arguments). TLS compression
     is always disabled.
 
+    .. note:: embedtornado differs from Tornado 6.6.1: a server context made
+       from a dict without ``ssl_version`` also offers TLS 1.2 at the oldest,
+       prefers the server's cipher order and refuses renegotiation.
+
     :arg server_side: ``True`` for a server context, ``False`` for a client
         one. Leaving it ``None`` uses the generic ``PROTOCOL_TLS``, which
         Python 3.10+ deprecates (a `DeprecationWarning`, as in Tornado).
@@ -619,6 +623,10 @@ def ssl_options_to_context(
         context.set_ciphers(ssl_options["ciphers"])
     # Compression enables CRIME-style attacks.
     context.options |= getattr(ssl, "OP_NO_COMPRESSION", 0)
+    if server_side and "ssl_version" not in ssl_options:
+        from embedtornado import _tls
+
+        _tls.harden_server_context(context)
     return context
 
 

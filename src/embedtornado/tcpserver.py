@@ -38,7 +38,7 @@ import socket
 import ssl
 from typing import Any
 
-from embedtornado import netutil, process
+from embedtornado import _tls, netutil, process
 from embedtornado.ioloop import IOLoop
 
 _DEFAULT_BACKLOG = 128
@@ -51,7 +51,14 @@ class TCPServer:
         (``certfile``, ``keyfile``, ...), to serve TLS.
     :arg max_buffer_size: kept for Tornado compatibility.
     :arg read_chunk_size: kept for Tornado compatibility.
+
+    The attribute ``ssl_handshake_timeout`` (seconds, default
+    `embedtornado._tls.DEFAULT_HANDSHAKE_TIMEOUT`) bounds the wait for a TLS
+    client's first byte and handshake; a client that starts with plain HTTP
+    gets a 400 and a close.
     """
+
+    ssl_handshake_timeout: float | None = _tls.DEFAULT_HANDSHAKE_TIMEOUT
 
     def __init__(
         self,
@@ -133,10 +140,10 @@ class TCPServer:
             self._accept_stream(conn, address)
             return
         loop = IOLoop.current().asyncio_loop
-        kwargs: dict[str, Any] = {}
         if self._ssl_context is not None:
-            kwargs["ssl"] = self._ssl_context
-        coro = loop.connect_accepted_socket(self._make_protocol, conn, **kwargs)
+            coro = self._accept_tls(loop, conn)
+        else:
+            coro = loop.connect_accepted_socket(self._make_protocol, conn)
         task = loop.create_task(coro)
         self._accepting.add(task)
         task.add_done_callback(self._accepted)
@@ -148,6 +155,13 @@ class TCPServer:
             from embedtornado.log import gen_log
 
             gen_log.info("Could not set up a connection: %s", exc)
+
+    def _accept_tls(self, loop: asyncio.AbstractEventLoop, conn: socket.socket) -> Any:
+        # The first-byte check (plain HTTP gets a 400) and the bounded
+        # handshake live in _tls; self._ssl_context is read per connection,
+        # so a replaced context (certificate reload) serves new handshakes.
+        return _tls.accept(loop, conn, self._ssl_context,  # type: ignore[arg-type]
+                           self._make_protocol, self.ssl_handshake_timeout)
 
     def _make_protocol(self) -> asyncio.BaseProtocol:
         """Return the protocol for one new connection (subclasses override)."""
