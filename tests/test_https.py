@@ -8,6 +8,7 @@ Runs on the compiled loop or the stdlib loop, whichever is live.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import ssl
@@ -359,3 +360,41 @@ def test_openssl_s_client_reports_tls13(certs):
             assert proc.returncode != 0
             assert "Protocol version: TLSv1.1" not in out.decode("utf-8", "replace")
     run(go, timeout=30)
+
+
+# --- self-signed certificates ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("use_cryptography", [True, False], ids=["cryptography", "openssl"])
+def test_make_self_signed(tmp_path, use_cryptography):
+    if use_cryptography:
+        pytest.importorskip("cryptography")
+    elif shutil.which("openssl") is None:
+        pytest.skip("openssl command not installed")
+    cert, key = str(tmp_path / "d" / "c.pem"), str(tmp_path / "d" / "k.pem")
+    how = _tls.make_self_signed(cert, key, ["device.test", "localhost"], ["127.0.0.1", "::1"],
+                                use_cryptography=use_cryptography)
+    assert how == ("cryptography" if use_cryptography else "openssl")
+    assert os.stat(key).st_mode & 0o777 == 0o600
+    assert sorted(os.listdir(tmp_path / "d")) == ["c.pem", "k.pem"]  # no temporary left
+    info = ssl._ssl._test_decode_cert(cert)  # type: ignore[attr-defined]
+    assert ("DNS", "device.test") in info["subjectAltName"]
+    assert ("IP Address", "127.0.0.1") in info["subjectAltName"]
+    assert dict(x[0] for x in info["subject"])["commonName"] == "device.test"
+    ctx = _tls.load_server_context(cert, key)
+    assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+def test_make_self_signed_without_tools_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(_tls.shutil, "which", lambda name: None)
+    with pytest.raises(_tls.CertificateError, match="neither .*cryptography.* nor the 'openssl'"):
+        _tls.make_self_signed(str(tmp_path / "c.pem"), str(tmp_path / "k.pem"), ["x"],
+                              use_cryptography=False)
+    assert os.listdir(tmp_path) == []
+
+
+def test_device_names_do_not_include_unspecified_addresses():
+    names, addresses = _tls.device_names(["0.0.0.0", "::", "not-an-ip", "10.9.8.7"])
+    assert "localhost" in names
+    assert "127.0.0.1" in addresses and "10.9.8.7" in addresses
+    assert "0.0.0.0" not in addresses and "::" not in addresses

@@ -136,6 +136,7 @@ def _catch_early_signals() -> None:
 
 
 def _serve(parser: Any, cfg: Config) -> int:
+    from embedtornado.daemon import tls
     from embedtornado.daemon.service import Daemon, bind_listeners, load_generation
 
     environ = os.environ
@@ -152,6 +153,11 @@ def _serve(parser: Any, cfg: Config) -> int:
         return 1
     try:
         main_socks, ops_socks = bind_listeners(parser, cfg, passed)
+        redirect_socks = tls.bind_redirect(parser, cfg, passed)
+        if tls.enabled(parser):
+            # Before any fork: every worker must serve the same certificate.
+            tls.ensure_certificate(parser, cfg, environ,
+                                   [parser.address] if parser.address else [])
     except ConfigError as exc:
         print(f"embedtornado: {exc}", file=sys.stderr)
         notifier.send(f"STATUS=failed: {exc}")
@@ -178,12 +184,14 @@ def _serve(parser: Any, cfg: Config) -> int:
 
     daemon = Daemon(parser, cfg, notifier, watchdog, dict(environ))
     daemon.early_signals = _EARLY
+    daemon.redirect_socks = redirect_socks
 
     async def run() -> int:
         try:
             gen = await load_generation(parser, cfg, strict=parser.strict, daemon=daemon,
                                         environ=dict(environ),
                                         ops_on_main=not ops_socks)
+            daemon.prepare_tls()
         except (ConfigError, PluginError) as exc:
             print(f"embedtornado: configuration error: {exc}", file=sys.stderr)
             notifier.send(f"STATUS=failed: {exc}")

@@ -46,13 +46,16 @@ EX_CONFIG = 78
 
 #: Options whose values are paths, resolved against the config file's directory.
 PATH_OPTIONS = ("plugins_dir", "static_path", "template_path", "cookie_secret_file",
-                "unix_socket", "certfile", "keyfile")
+                "unix_socket", "certfile", "keyfile", "ssl_certfile", "ssl_keyfile",
+                "ssl_client_ca")
 
 #: Options that only take effect at start; a reload that changes them logs so.
+#: (Certificate files are read again on every reload; turning HTTPS on or off is not.)
 RESTART_OPTIONS = ("port", "address", "unix_socket", "unix_socket_mode", "processes",
-                   "backlog", "reuse_port", "ops_port", "ops_address", "certfile", "keyfile")
+                   "backlog", "reuse_port", "ops_port", "ops_address", "https",
+                   "redirect_http_port")
 
-_GROUPS = ("daemon", "listen", "limits", "application", "plugins", "operations")
+_GROUPS = ("daemon", "listen", "https", "limits", "application", "plugins", "operations")
 
 
 class ConfigError(Exception):
@@ -95,10 +98,27 @@ def define_daemon_options(parser: OptionParser) -> None:
     d("backlog", type=int, default=128, group="listen", help="listen() backlog")
     d("reuse_port", type=bool, default=False, group="listen",
       help="set SO_REUSEPORT, so several instances can bind one port")
-    d("certfile", type=str, default=None, metavar="PATH", group="listen",
-      help="serve HTTPS with this certificate chain (PEM)")
-    d("keyfile", type=str, default=None, metavar="PATH", group="listen",
-      help="private key for certfile (PEM)")
+    # --- https --------------------------------------------------------------------
+    d("https", type=bool, default=False, group="https",
+      help="serve HTTPS on the main listener; without ssl_certfile/ssl_keyfile a "
+           "self-signed certificate is made in $STATE_DIRECTORY/tls/ on first start")
+    d("ssl_certfile", type=str, default=None, metavar="PATH", group="https",
+      help="certificate chain (PEM); setting it turns HTTPS on; read again on SIGHUP")
+    d("ssl_keyfile", type=str, default=None, metavar="PATH", group="https",
+      help="private key for ssl_certfile (PEM)")
+    d("certfile", type=str, default=None, metavar="PATH", group="https",
+      help="older name of ssl_certfile")
+    d("keyfile", type=str, default=None, metavar="PATH", group="https",
+      help="older name of ssl_keyfile")
+    d("ssl_client_ca", type=str, default=None, metavar="PATH", group="https",
+      help="require client certificates issued by these CAs (PEM)")
+    d("ssl_handshake_timeout", type=float, default=10.0, metavar="SECONDS", group="https",
+      help="time a client has to send its first byte and finish the TLS handshake")
+    d("redirect_http_port", type=int, default=0, group="https",
+      help="also listen for plain HTTP on this port, answering only with redirects to "
+           "HTTPS (0: off; a socket passed as 'redirect' also does)")
+    d("hsts_max_age", type=int, default=0, metavar="SECONDS", group="https",
+      help="send Strict-Transport-Security: max-age=SECONDS on HTTPS responses (0: off)")
     # --- limits -------------------------------------------------------------------
     d("max_connections", type=int, default=1000, group="limits",
       help="open connections at most; beyond it new ones get 503 and are closed (0: no limit)")
@@ -377,13 +397,27 @@ class Config:
             path = self.resolve(o[name])
             if path and not os.path.isdir(path):
                 raise self.error(name, f"directory {path} does not exist")
-        if bool(o.certfile) != bool(o.keyfile):
-            raise self.error("certfile" if o.certfile else "keyfile",
-                             "certfile and keyfile must be given together")
-        for name in ("certfile", "keyfile"):
+        for new, old in (("ssl_certfile", "certfile"), ("ssl_keyfile", "keyfile")):
+            if o[new] and o[old] and self.resolve(o[new]) != self.resolve(o[old]):
+                raise self.error(new, f"{new} and its older name {old} are both set, "
+                                      "differently")
+        cert, key = o.ssl_certfile or o.certfile, o.ssl_keyfile or o.keyfile
+        if bool(cert) != bool(key):
+            name = ("ssl_certfile" if o.ssl_certfile else "certfile") if cert else (
+                "ssl_keyfile" if o.ssl_keyfile else "keyfile")
+            raise self.error(name, "ssl_certfile and ssl_keyfile must be given together")
+        for name in ("ssl_certfile", "ssl_keyfile", "certfile", "keyfile", "ssl_client_ca"):
             path = self.resolve(o[name])
             if path and not os.path.isfile(path):
                 raise self.error(name, f"file {path} does not exist")
+        if o.ssl_handshake_timeout <= 0:
+            raise self.error("ssl_handshake_timeout",
+                             f"must be positive, not {o.ssl_handshake_timeout}")
+        if not 0 <= o.redirect_http_port <= 65535:
+            raise self.error("redirect_http_port",
+                             f"must be 0-65535, not {o.redirect_http_port}")
+        if o.hsts_max_age < 0:
+            raise self.error("hsts_max_age", f"must not be negative, not {o.hsts_max_age}")
         for entry in o.plugin_prefix:
             plugin, sep, prefix = entry.partition("=")
             if not sep or not plugin or not prefix.startswith("/"):

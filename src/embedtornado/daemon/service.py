@@ -35,6 +35,7 @@ import embedtornado
 from embedtornado import httputil, netutil
 from embedtornado.daemon import config as _config
 from embedtornado.daemon import plugins as _plugins
+from embedtornado.daemon import tls as _tls
 from embedtornado.daemon.config import Config, ConfigError
 from embedtornado.daemon.journal import configure_logging
 from embedtornado.daemon.ops import Metrics, ops_routes
@@ -307,6 +308,8 @@ async def load_generation(parser: OptionParser, cfg: Config, *, strict: bool,
         if plugin.state == "loaded":
             handlers.extend(plugin.rules)
     app = Application(handlers, **settings)
+    if o.hsts_max_age and _tls.enabled(o):
+        app.add_transform(_tls.hsts_transform(o.hsts_max_age))
 
     for plugin in plugins:
         if plugin.state != "loaded":
@@ -378,6 +381,7 @@ def server_kwargs(o: OptionParser) -> dict[str, Any]:
         "max_request_line": o.max_request_line,
         "max_header_count": o.max_header_count,
         "max_write_buffer": o.max_write_buffer,
+        "ssl_handshake_timeout": o.ssl_handshake_timeout,
     }
 
 
@@ -386,7 +390,7 @@ def bind_listeners(o: OptionParser, cfg: Config,
                                                                      list[socket.socket]]:
     """The (main, ops) listening sockets: the passed ones, else bound from the options."""
     if passed:
-        main = [s for s, name in passed if name != "ops"]
+        main = [s for s, name in passed if name not in ("ops", "redirect")]
         ops = [s for s, name in passed if name == "ops"]
         if not main:
             raise ConfigError("socket activation passed only an 'ops' socket; "
@@ -454,6 +458,12 @@ class Daemon:
         self.generation: Generation = Generation(None, PluginSet([]))
         self.server: DaemonHTTPServer | None = None
         self.ops_server: HTTPServer | None = None
+        self.redirect_server: HTTPServer | None = None
+        #: Plain-HTTP sockets that only redirect to HTTPS (``redirect_http_port``).
+        self.redirect_socks: list[socket.socket] = []
+        #: The main listener's TLS context (`prepare_tls`); ``None``: plain HTTP.
+        self.ssl_context: ssl.SSLContext | None = None
+        self._tls_prepared = False
         self.listen_description = ""
         self.stopping = False
         self._stop_event: asyncio.Event | None = None
@@ -501,6 +511,16 @@ class Daemon:
 
     # --- start ---------------------------------------------------------------------
 
+    def prepare_tls(self) -> None:
+        """Load (or make) the certificate for the main listener.
+
+        :raises ConfigError: naming the option, for missing or bad files.
+        """
+        o = self.parser
+        self.ssl_context = _tls.build_context(o, self.cfg, self.environ,
+                                              [o.address] if o.address else [])
+        self._tls_prepared = True
+
     async def run(self, generation: Generation, main_socks: list[socket.socket],
                   ops_socks: list[socket.socket], send_ready: bool = True) -> int:
         """Serve until a stop signal; returns the exit status."""
@@ -510,14 +530,11 @@ class Daemon:
         o = self.parser
         self.generation = generation
         self._access_log = o.access_log
-        ssl_options = None
-        if o.certfile:
-            ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ssl_ctx.load_cert_chain(str(self.cfg.resolve(o.certfile)),
-                                    str(self.cfg.resolve(o.keyfile)))
-            ssl_options = ssl_ctx
+        if not self._tls_prepared:
+            self.prepare_tls()
         self.dispatcher = _Dispatcher(generation.app)
-        server = DaemonHTTPServer(self.dispatcher, ssl_options=ssl_options, **server_kwargs(o))
+        server = DaemonHTTPServer(self.dispatcher, ssl_options=self.ssl_context,
+                                  **server_kwargs(o))
         server.max_connections = o.max_connections
         server.metrics = self.metrics
         server.add_sockets(main_socks)
@@ -533,6 +550,13 @@ class Daemon:
             self.ops_server = HTTPServer(ops_app, idle_connection_timeout=10.0)
             self.ops_server.add_sockets(ops_socks)
             gen_log.info("Operations endpoints on %s", describe_sockets(ops_socks))
+        if self.redirect_socks:
+            redirect = _tls.redirect_app(_tls.listen_port(main_socks))
+            self.redirect_server = HTTPServer(redirect, idle_connection_timeout=10.0,
+                                              max_body_size=64 * 1024)
+            self.redirect_server.add_sockets(self.redirect_socks)
+            gen_log.info("Redirecting plain HTTP on %s to HTTPS",
+                         describe_sockets(self.redirect_socks))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop, sig)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
@@ -622,6 +646,12 @@ class Daemon:
             cfg = Config(parser, self.cfg.argv, self.environ)
             cfg.read(known_only=True)
             cfg.validate()
+            new_ssl = None
+            if self.ssl_context is not None and _tls.enabled(parser):
+                # Certificates are read again on every reload: new handshakes
+                # use them, open connections keep theirs.
+                new_ssl = _tls.build_context(parser, cfg, self.environ,
+                                             [parser.address] if parser.address else [])
             new = await load_generation(parser, cfg, strict=True, daemon=self,
                                         environ=self.environ,
                                         ops_on_main=self.ops_server is None,
@@ -640,6 +670,9 @@ class Daemon:
         self.cfg = cfg
         self.generation = new
         self.dispatcher.app = new.app
+        if new_ssl is not None and self.server is not None:
+            self.ssl_context = new_ssl
+            self.server._ssl_context = new_ssl
         self._apply_limits()
         for plugin in old.plugins:
             _plugins.run_teardown(plugin, old.app)
@@ -668,6 +701,7 @@ class Daemon:
         # New connections pick the limits up; connections already open keep
         # their own parameters object (and their parsers, pooled per object).
         server.conn_params = fresh.conn_params
+        server.ssl_handshake_timeout = fresh.ssl_handshake_timeout
         server.xheaders = fresh.xheaders
         server.trusted_downstream = fresh.trusted_downstream
 
@@ -716,6 +750,9 @@ class Daemon:
         if self.ops_server is not None:
             self.ops_server.stop()
             await self.ops_server.close_all_connections()
+        if self.redirect_server is not None:
+            self.redirect_server.stop()
+            await self.redirect_server.close_all_connections()
         for plugin in self.generation.plugins:
             _plugins.run_teardown(plugin, self.generation.app)
         gen_log.info("Stopped")
