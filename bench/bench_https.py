@@ -97,7 +97,8 @@ def wait_https(port: int, timeout: float = 20.0) -> None:
 def wrk(port: int, args: list[str], duration: float) -> float:
     cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-d{max(1, round(duration))}s", *args,
            f"https://127.0.0.1:{port}/"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60,
+                         check=False).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not m:
         raise RuntimeError(f"wrk output not understood: {out}")
@@ -136,7 +137,7 @@ def main() -> int:
             wait_https(port)
         results: dict[tuple[str, str], list[float]] = {}
         for scenario, wrk_args in SCENARIOS.items():
-            for _name, (_proc, port) in procs.items():
+            for _proc, port in procs.values():
                 wrk(port, wrk_args, 1.0)  # warm-up
             for _ in range(args.repeats):
                 for name, (_proc, port) in procs.items():
