@@ -22,7 +22,6 @@ never in tests (STYLE.md rule 15).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import sys
 import time
@@ -30,11 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-import embedtornado  # noqa: E402
-import embedtornado.web as web  # noqa: E402
-from embedtornado import loop as eloop  # noqa: E402
-from embedtornado.httpserver import HTTPServer  # noqa: E402
-from embedtornado.httputil import HTTPHeaders, ResponseStartLine  # noqa: E402
+import embedtornado
+from embedtornado import loop as eloop
+from embedtornado import web
+from embedtornado.httpserver import HTTPServer
+from embedtornado.httputil import HTTPHeaders, ResponseStartLine
 
 HELLO_REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n\r\n"
 JSON_REQUEST = (

@@ -168,9 +168,8 @@ class Server:
         """Resident set size of the process group, in KiB (the taskset exec is the server)."""
         total = 0
         for pid in self.pids():
-            with contextlib.suppress(OSError):
-                with open(f"/proc/{pid}/statm") as f:
-                    total += int(f.read().split()[1]) * PAGE_KB
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * PAGE_KB
         return total
 
     def pss_kb(self) -> int:

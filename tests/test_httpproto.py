@@ -151,7 +151,7 @@ def test_writes_share_one_finished_future_per_loop() -> None:
 
 def test_status_line_cache_is_bounded_and_still_checks() -> None:
     for i in range(httpproto._MAX_STATUS_LINES + 20):
-        assert httpproto._status_line(299, "R%d" % i) == b"HTTP/1.1 299 R%d\r\n" % i
+        assert httpproto._status_line(299, f"R{i}") == b"HTTP/1.1 299 R%d\r\n" % i
     assert len(httpproto._status_lines) <= httpproto._MAX_STATUS_LINES
     with pytest.raises(ValueError):
         httpproto._status_line(200, "OK\r\nX-Evil: 1")
@@ -168,7 +168,7 @@ def test_host_names_are_remembered_within_bounds_and_checked_each_time() -> None
             start_line=httputil.RequestStartLine("GET", "/", "HTTP/1.1"), headers=headers)
 
     for i in range(httputil._MAX_VALID_HOST_NAMES + 20):
-        assert request("Host%d.Example:80" % i).host_name == "host%d.example" % i
+        assert request(f"Host{i}.Example:80").host_name == f"host{i}.example"
     assert len(httputil._valid_host_names) <= httputil._MAX_VALID_HOST_NAMES
     assert request("Host1.Example:80").host_name == "host1.example"
     for bad in ("a b", "a,b"):

@@ -398,7 +398,7 @@ class HTTP1ServerProtocol:
         self._loop: Any = None
         # The parser (and its buffer) is taken when bytes arrive and given
         # back while the connection is idle: see _take_parser.
-        self._parser = None
+        self._parser: httpparse.RequestParser | None = None
         self._max_pending = params.max_header_size + params.chunk_size
         self._phase = _IDLE
         self._phase_since = 0.0
@@ -544,6 +544,7 @@ class HTTP1ServerProtocol:
 
     def _on_head(self) -> None:
         p = self._parser
+        assert p is not None  # a head was parsed
         headers = HTTPHeaders._from_lists(p.headers)
         request = HTTP1Connection(self, p.method, p.version,
                                   p.keep_alive and not self.params.no_keep_alive, headers)
@@ -575,6 +576,7 @@ class HTTP1ServerProtocol:
 
     def _send_continue(self) -> None:
         p = self._parser
+        assert p is not None  # called while the head's request is current
         request = self._request
         if (request is not None and not request._write_started and not self._closing
                 and (p.chunked or p.content_length <= p.max_body_size)
