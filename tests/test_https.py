@@ -398,3 +398,27 @@ def test_device_names_do_not_include_unspecified_addresses():
     assert "localhost" in names
     assert "127.0.0.1" in addresses and "10.9.8.7" in addresses
     assert "0.0.0.0" not in addresses and "::" not in addresses
+
+
+def test_shutdown_with_a_client_that_never_spoke_leaks_no_socket(certs):
+    import gc
+
+    silent = socket.socket()
+
+    async def go():
+        async with Server(ssl_options={"certfile": certs["cert"], "keyfile": certs["key"]}) as s:
+            silent.connect(("127.0.0.1", s.port))  # stays open, says nothing
+            reader2, writer2 = await asyncio.open_connection("127.0.0.1", s.port)
+            writer2.write(b"GET / HTTP/1.1\r\n\r\n")
+            assert (await reader2.readline()).startswith(b"HTTP/1.1 400")
+            writer2.transport.abort()
+            await asyncio.sleep(0)
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            run(go)  # the loop closes while the server waits for the silent client
+            gc.collect()
+    finally:
+        silent.close()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []

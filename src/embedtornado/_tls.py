@@ -137,7 +137,11 @@ async def accept(loop: asyncio.AbstractEventLoop, sock: socket.socket,
     sock.setblocking(False)
     kind = _first_byte_kind(sock)
     if kind is None:
-        kind = await _wait_first_byte(loop, sock, timeout)
+        try:
+            kind = await _wait_first_byte(loop, sock, timeout)
+        except BaseException:  # cancelled: the server or the loop is going away
+            sock.close()
+            raise
     if kind != "tls":
         if kind == "plain":
             _refuse_plain_http(loop, sock)
@@ -206,18 +210,21 @@ def _refuse_plain_http(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> 
     except OSError:
         sock.close()
         return
-    fd = sock.fileno()
-    state = {"left": max(_PLAIN_DRAIN_LIMIT - received, 4096)}
+    # From here the loop owns the bare descriptor: no socket object is left
+    # to warn about if the loop closes before the linger ends.
+    fd = sock.detach()
+    state = {"left": max(_PLAIN_DRAIN_LIMIT - received, 4096), "open": True}
 
     def finish() -> None:
-        if sock.fileno() != -1:
+        if state["open"]:
+            state["open"] = False
             loop.remove_reader(fd)
             timer.cancel()
-            sock.close()
+            os.close(fd)
 
     def readable() -> None:
         try:
-            data = sock.recv(4096)
+            data = os.read(fd, 4096)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
