@@ -199,3 +199,29 @@ def test_redirect_port_needs_https(tmp_path, manager):
         assert "option 'redirect_http_port'" in d.output()[1]
     finally:
         d.stop()
+
+
+def test_ssl_client_ca_requires_client_certificates(tmp_path, manager):
+    tls = tmp_path / "tls"
+    _tls.make_self_signed(str(tls / "s.crt"), str(tls / "s.key"), ["localhost"], ["127.0.0.1"])
+    _tls.make_self_signed(str(tls / "admin.crt"), str(tls / "admin.key"), ["admin"], [],
+                          client=True)
+    d = _start(tmp_path, manager, 'ssl_certfile = "tls/s.crt"\nssl_keyfile = "tls/s.key"\n'
+                                  'ssl_client_ca = "tls/admin.crt"\n')
+    try:
+        manager.wait_for("READY", "1")
+        ctx = ssl.create_default_context(cafile=str(tls / "s.crt"))
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            conn = http.client.HTTPSConnection("localhost", d.port, timeout=TIMEOUT, context=ctx)
+            try:
+                get(conn, "/healthz")
+            finally:
+                conn.close()
+        ctx.load_cert_chain(str(tls / "admin.crt"), str(tls / "admin.key"))
+        conn = http.client.HTTPSConnection("localhost", d.port, timeout=TIMEOUT, context=ctx)
+        assert get(conn, "/healthz")[0] == 200
+        conn.close()
+        d.signal(signal.SIGTERM)
+        assert d.wait() == 0
+    finally:
+        d.stop()
