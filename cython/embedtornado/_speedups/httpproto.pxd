@@ -37,6 +37,7 @@ cdef class HTTP1Connection:
     cdef public object _expected_content_remaining
     cdef public bint _write_started
     cdef public bint _write_finished
+    cdef public bint _switching
     cdef public object _close_callback
 
     cpdef object _format_chunk(self, object chunk)

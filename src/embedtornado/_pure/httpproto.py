@@ -181,6 +181,7 @@ class HTTP1Connection:
         self._expected_content_remaining: int | None = None
         self._write_started = False
         self._write_finished = False
+        self._switching = False  # the response is a 101 (Switching Protocols)
         self._close_callback: Callable[[], None] | None = None
 
     # --- Tornado's HTTPConnection interface -------------------------------------
@@ -221,7 +222,12 @@ class HTTP1Connection:
                 # The body ends when the connection does.
                 self._disconnect_on_finish = True
         connection_value = None
-        if http11:
+        if code == 101:
+            # Switching Protocols: the connection is about to be upgraded (see
+            # upgrade()), so the keep-alive rule does not apply and the
+            # handler's Connection header ("Upgrade") is sent as it is.
+            self._switching = True
+        elif http11:
             if self._disconnect_on_finish:
                 connection_value = "close"
         elif not self._disconnect_on_finish:
@@ -638,6 +644,13 @@ class HTTP1ServerProtocol:
     def _response_finished(self, request: HTTP1Connection) -> None:
         """Called by ``HTTP1Connection.finish``."""
         if request is not self._request or self._closing:
+            return
+        if request._switching and (request._disconnect_on_finish or self._phase != _HANDLER):
+            # A 101 is followed by upgrade() (right after finish()), which
+            # takes the connection: the keep-alive rule does not apply to it.
+            # Only a 101 that nobody takes closes, once this call is over.
+            request._disconnect_on_finish = True
+            self._loop.call_soon(self._close)
             return
         if request._disconnect_on_finish:
             self._close()
