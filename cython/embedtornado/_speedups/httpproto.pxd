@@ -71,8 +71,11 @@ cdef class HTTP1ServerProtocol:
     cdef public bint _detached
     cdef public bint _scheduled
     cdef public bint _continue_pending
+    cdef public bytes _rest
+    cdef public Py_ssize_t _rest_pos
 
-    @cython.locals(parser=RequestParser, ev=int)
+    @cython.locals(parser=RequestParser, ev=int, rest=bytes, data=bytes, pos=Py_ssize_t,
+                   end=Py_ssize_t)
     cpdef object _process(self)
     @cython.locals(p=RequestParser, request=HTTP1Connection)
     cpdef object _on_head(self)

@@ -422,6 +422,11 @@ class HTTP1ServerProtocol:
         self._detached = False
         self._scheduled = False
         self._continue_pending = False
+        # A decoded body piece larger than chunk_size, handed to the delegate
+        # chunk_size bytes at a time (as Tornado does): the piece and where
+        # the next slice starts.
+        self._rest: bytes | None = None
+        self._rest_pos = 0
 
     # --- asyncio protocol callbacks --------------------------------------------
 
@@ -465,6 +470,7 @@ class HTTP1ServerProtocol:
         self._closing = True
         phase = self._phase
         self._phase = _CLOSED
+        self._rest = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -526,6 +532,24 @@ class HTTP1ServerProtocol:
         if parser is None:
             return
         while True:
+            rest = self._rest
+            if rest is not None:
+                # The rest of a large piece, chunk_size bytes per call.
+                pos = self._rest_pos
+                end = pos + self.params.chunk_size
+                if end >= len(rest):
+                    self._rest = None
+                    piece = rest[pos:]
+                else:
+                    self._rest_pos = end
+                    piece = rest[pos:end]
+                if self._request is not None and self._request._write_finished:
+                    self._rest = None  # the response is out already; drop it
+                else:
+                    self._call(self._delegate.data_received, (piece,))
+                    if self._closing or self._waiting or self._writing_paused:
+                        return
+                continue
             try:
                 ev = parser.next_event()
             except HTTPInputError as e:
@@ -539,7 +563,12 @@ class HTTP1ServerProtocol:
             if ev == DATA:
                 if self._request is not None and self._request._write_finished:
                     continue  # the response is out already; drop the rest of the body
-                self._call(self._delegate.data_received, (parser.data,))
+                data = parser.data
+                if len(data) > self.params.chunk_size:
+                    self._rest = data
+                    self._rest_pos = 0
+                    continue
+                self._call(self._delegate.data_received, (data,))
             elif ev == HEAD:
                 self._on_head()
             else:  # END
