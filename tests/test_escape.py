@@ -241,6 +241,31 @@ def test_json_encode_escapes_script_close():
     same_as_tornado("json_encode", b"bytes")  # TypeError in both
 
 
+@pytest.mark.parametrize("direct", [True, False])
+def test_json_encode_same_as_json_dumps(monkeypatch, direct):
+    # json_encode calls the C encoder directly when it can (else json.dumps):
+    # both ways give json.dumps's output and errors, with "</" escaped.
+    import json
+
+    if not direct:
+        monkeypatch.setattr(escape, "_make_json_encoder", None)
+    elif escape._make_json_encoder is None:
+        pytest.skip("no C JSON encoder here")
+    circular: dict = {}
+    circular["self"] = circular
+    values = [
+        {"a": "hello", "n": 1, "items": [1, 2, 3]},
+        {"x": ["</script>", 1.5, -0.0, float("nan"), float("-inf"), None, True]},
+        {1: "int key", 2.5: "float key", None: "n", False: "f"},
+        "\u00e9\U0001f600</", 10**30, [], {},
+        {"bad": object()}, {(1, 2): "tuple key"}, circular, b"bytes",
+    ]
+    for value in values:
+        expected = outcome(lambda v: json.dumps(v).replace("</", "<\\/"), value)
+        assert outcome(json_encode, value) == expected
+        same_as_tornado("json_encode", value)
+
+
 def test_json_decode():
     assert json_decode(b'"foo"') == "foo"
     assert json_decode('"foo"') == "foo"
@@ -424,6 +449,29 @@ def test_parse_qs_bytes_fuzz(text, keep_blank, strict, max_fields, as_bytes):
         "max_num_fields": max_fields,
     }
     assert outcome(parse_qs_bytes, qs, **kwargs) == outcome(t_escape.parse_qs_bytes, qs, **kwargs)
+
+
+@FUZZ
+@given(
+    st.text(alphabet=st.sampled_from(list("ab=&;\x00 \xe9"))),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+def test_parse_qs_bytes_without_escapes_fuzz(text, keep_blank, strict, as_bytes):
+    # Without "%" and "+" a faster path runs; it must agree with Tornado too.
+    qs = text.encode("utf-8") if as_bytes else text
+    kwargs = {"keep_blank_values": keep_blank, "strict_parsing": strict}
+    assert outcome(parse_qs_bytes, qs, **kwargs) == outcome(t_escape.parse_qs_bytes, qs, **kwargs)
+
+
+def test_parse_qs_bytes_without_escapes():
+    assert parse_qs_bytes(b"a=hello&page=2&a=&b&=v", keep_blank_values=True) == {
+        "a": [b"hello", b""], "page": [b"2"], "b": [b""], "": [b"v"],
+    }
+    assert parse_qs_bytes("\xe9=\xe9") == {"\xe9": [b"\xe9"]}
+    with pytest.raises(ValueError, match="bad query field"):
+        parse_qs_bytes(b"a=1&b", strict_parsing=True)
 
 
 def test_parse_qs_bytes_linear():

@@ -160,7 +160,39 @@ def json_encode(value: Any) -> str:
     as ``<\\/`` (an equivalent JSON escape), so the text can never close
     the surrounding script element.
     """
+    if _make_json_encoder is not None:
+        chunks = _make_json_encoder(
+            {}, _json_default, _json_encode_str, None, ": ", ", ", False, False, True
+        )(value, 0)
+        return "".join(chunks).replace("</", "<\\/")
     return json.dumps(value).replace("</", "<\\/")
+
+
+# NOTE(embedtornado): json.dumps(value) with its default options ends in the
+# C encoder that json.encoder.c_make_encoder builds, through two Python-level
+# methods; calling it directly saves them (about 0.7 us per call). The result
+# and the errors are the same, since it is the same encoder with the same
+# arguments (a fresh markers dict each call, as JSONEncoder.iterencode
+# does). Used only when a probe gives json.dumps's exact output.
+_json_default = json.JSONEncoder().default
+_json_encode_str = getattr(json.encoder, "encode_basestring_ascii", None)
+_make_json_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+
+
+def _probe_json_encoder() -> None:
+    global _make_json_encoder
+    probe = {"a": ["\u00e9</", 1.5, float("inf"), None, True], "b": {"1": -0.0}, "c": "x"}
+    try:
+        if json_encode(probe) != json.dumps(probe).replace("</", "<\\/"):
+            _make_json_encoder = None
+    except Exception:  # another signature in a future Python
+        _make_json_encoder = None
+
+
+if _make_json_encoder is None or _json_encode_str is None:
+    _make_json_encoder = None
+else:
+    _probe_json_encoder()
 
 
 def json_decode(value: str | bytes) -> Any:
@@ -331,10 +363,24 @@ def parse_qs_bytes(
         return result
     if max_num_fields is not None and qs.count(b"&") + 1 > max_num_fields:
         raise ValueError("Max number of fields exceeded")
+    # NOTE(embedtornado): most query strings have neither escapes nor "+";
+    # then names and values are taken as they are, with no decoding pass.
+    plain = qs.find(b"%") < 0 and qs.find(b"+") < 0
     for field in qs.split(b"&"):
         if not field and not strict_parsing:
             continue
         name, eq, raw_value = field.partition(b"=")
+        if plain:
+            if strict_parsing and not eq:
+                raise ValueError(f"bad query field: {field!r}")
+            if raw_value or keep_blank_values:
+                key = name.decode("latin1")
+                values = result.get(key)
+                if values is None:
+                    result[key] = [raw_value]
+                else:
+                    values.append(raw_value)
+            continue
         if strict_parsing and not eq:
             raise ValueError(f"bad query field: {field!r}")
         if raw_value or keep_blank_values:
