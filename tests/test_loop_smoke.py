@@ -14,6 +14,8 @@ import gc
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -209,6 +211,40 @@ def test_unclosed_loop_warns():
 
     with pytest.warns(ResourceWarning, match="unclosed event loop"):
         make_and_drop()
+
+
+# Scripts that leave a compiled loop (or one of its transports) unclosed until
+# interpreter exit; the loop is then collected after its module's globals were
+# cleared, which once printed "Error in sys.excepthook" (the warning in
+# __del__ looked up `warnings` in the cleared module dict).
+_AT_EXIT_SCRIPTS = {
+    "timer": "loop.call_later(1, print)\nloop.run_until_complete(asyncio.sleep(0))",
+    "callback": "loop.call_soon(print)",
+    "ran": "loop.run_until_complete(asyncio.sleep(0))",
+    "transport": (
+        "a, b = socket.socketpair()\n"
+        "tr, _ = loop.run_until_complete(loop.create_connection(asyncio.Protocol, sock=a))"
+    ),
+}
+
+
+@pytest.mark.parametrize("what", sorted(_AT_EXIT_SCRIPTS))
+@pytest.mark.parametrize("warn_flag", [[], ["-W", "default"]], ids=["quiet", "Wdefault"])
+def test_unclosed_loop_at_interpreter_exit(what, warn_flag):
+    # As with the stdlib loop: at most a ResourceWarning, nothing else.
+    code = ("import asyncio, socket\nimport embedtornado.loop\n"
+            "loop = embedtornado.loop.new_event_loop()\n"
+            "asyncio.set_event_loop(loop)\n" + _AT_EXIT_SCRIPTS[what] + "\n"
+            "assert type(loop).__module__ == 'embedtornado.loop', type(loop)\n")
+    env = dict(os.environ, EMBEDTORNADO_REQUIRE_EXTENSIONS="1", PYTHONWARNINGS="")
+    env.pop("EMBEDTORNADO_NO_EXTENSIONS", None)
+    proc = subprocess.run([sys.executable, *warn_flag, "-c", code], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for line in proc.stderr.splitlines():
+        assert "ResourceWarning: unclosed" in line, proc.stderr
+    if not warn_flag:
+        assert proc.stderr == ""
 
 
 def test_accept_backs_off_on_emfile():

@@ -69,6 +69,13 @@ cdef object _Future = _futures.Future
 cdef object _Task = _tasks.Task
 cdef object _BufferedProtocol = asyncio.BufferedProtocol
 cdef object _set_task_name = getattr(_tasks, "_set_task_name", None)
+# What __del__ and close() use, held here and not looked up in the module's
+# dict: a loop that was never closed can be collected at interpreter exit
+# after that dict was cleared (the stdlib loop binds warnings.warn as a
+# default argument of its __del__ for the same reason).
+cdef object _warn = warnings.warn
+cdef object _is_finalizing = sys.is_finalizing
+cdef object _logger = logger
 
 #: epoll events fetched per ``epoll_wait`` call (h2o uses the same figure).
 cdef enum:
@@ -185,7 +192,7 @@ cdef class LoopBase:
     def __del__(self):
         # (_epfd < 0: __cinit__ failed, there is nothing to warn about.)
         if not self._closed and self._epfd >= 0:
-            warnings.warn(f"unclosed event loop {self!r}", ResourceWarning, source=self)
+            _warn(f"unclosed event loop {self!r}", ResourceWarning, source=self)
             if not self._running:
                 self.close()
 
@@ -314,12 +321,12 @@ cdef class LoopBase:
         if self._closed:
             return
         if self._debug_flag:
-            logger.debug("Close %r", self)
-        if not sys.is_finalizing():
+            _logger.debug("Close %r", self)
+        if not _is_finalizing():
             for sig in list(self._signal_handlers):
                 self.remove_signal_handler(sig)
         elif self._signal_handlers:
-            warnings.warn(f"Closing the loop {self!r} on interpreter shutdown "
+            _warn(f"Closing the loop {self!r} on interpreter shutdown "
                           f"stage, skipping signal handlers removal",
                           ResourceWarning, source=self)
             self._signal_handlers.clear()

@@ -81,7 +81,7 @@ cdef class SocketTransport(NativeIO):
 
     def __del__(self):
         if self._sock is not None:
-            warnings.warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             self._sock.close()
             self._sock = None
 
