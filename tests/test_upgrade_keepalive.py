@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import asyncio
 
-from test_websocket import Harness, echo_handlers, frame, loop_kind  # noqa: F401 (fixture)
+import pytest
+
+from test_websocket import Harness, echo_handlers, frame
+
+
+@pytest.fixture(params=["default", "asyncio"])
+def loop_kind(request) -> str:
+    return request.param  # type: ignore[no-any-return]
 
 
 def _handshake_then_echo(h: Harness, tornado: bool) -> tuple[bytes, tuple[int, bytes]]:
@@ -35,3 +42,26 @@ def test_upgrade_with_close_token_keeps_the_connection(loop_kind):
     assert theirs_echo == ours_echo == (0x1, b"still here")
     assert _connection_headers(ours_head) == _connection_headers(theirs_head) \
         == [b"Connection: Upgrade"]
+
+
+def test_a_101_nobody_takes_still_closes_when_asked():
+    # A handler that answers 101 but never upgrades: with "Connection: close"
+    # the connection is closed once finish() has returned (not left open).
+    def handlers(web):
+        class Fake(web.RequestHandler):
+            def get(self):
+                self.set_status(101)
+                self.set_header("Connection", "Upgrade")
+                self.finish()
+
+        return [(r"/fake", Fake)]
+
+    with Harness(handlers) as h:
+        async def go() -> bytes:
+            reader, writer = await asyncio.open_connection("127.0.0.1", h.port)
+            writer.write(b"GET /fake HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = await asyncio.wait_for(reader.read(), 5)  # until EOF
+            writer.close()
+            return data
+
+        assert h.run(go()).startswith(b"HTTP/1.1 101 ")
