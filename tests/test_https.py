@@ -422,3 +422,50 @@ def test_shutdown_with_a_client_that_never_spoke_leaks_no_socket(certs):
     finally:
         silent.close()
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+# --- TCPServer.handle_stream servers -------------------------------------------------------
+
+
+def test_stream_server_first_byte_check_and_handshake_timeout(certs):
+    from embedtornado.iostream import StreamClosedError
+    from embedtornado.tcpserver import TCPServer
+
+    class EchoServer(TCPServer):
+        async def handle_stream(self, stream, address):
+            try:
+                while True:
+                    line = await stream.read_until(b"\n", max_bytes=1024)
+                    await stream.write(b"echo:" + line)
+            except StreamClosedError:
+                pass
+
+    async def go():
+        server = EchoServer(ssl_options={"certfile": certs["cert"], "keyfile": certs["key"]})
+        server.ssl_handshake_timeout = 0.5
+        socks = netutil.bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
+        port = socks[0].getsockname()[1]
+        server.add_sockets(socks)
+        try:
+            silent = await asyncio.open_connection("127.0.0.1", port)
+            partial = await asyncio.open_connection("127.0.0.1", port)
+            partial[1].write(b"\x16\x03\x01\x02\x00\x01")
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert (await read_all(reader)).startswith(b"HTTP/1.1 400 Bad Request")
+            writer.close()
+            ctx = ssl.create_default_context(cafile=certs["cert"])
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx,
+                                                           server_hostname="localhost")
+            writer.write(b"hello\n")
+            assert await asyncio.wait_for(reader.readline(), 10) == b"echo:hello\n"
+            writer.close()
+            for r, w in (silent, partial):
+                try:
+                    assert await read_all(r) == b""
+                except ConnectionResetError:
+                    pass
+                w.close()
+        finally:
+            server.stop()
+    run(go)

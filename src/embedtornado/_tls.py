@@ -132,6 +132,22 @@ async def accept(loop: asyncio.AbstractEventLoop, sock: socket.socket,
 
     :raises OSError: or `ssl.SSLError`, when the handshake fails (or times out).
     """
+    try:
+        remaining = await sniff(loop, sock, handshake_timeout)
+    except (ConnectionRefusedError, ConnectionAbortedError):
+        return None  # answered (plain HTTP) or closed (silent, gone)
+    return await loop.connect_accepted_socket(  # type: ignore[no-any-return]
+        protocol_factory, sock, ssl=context, ssl_handshake_timeout=remaining)
+
+
+async def sniff(loop: asyncio.AbstractEventLoop, sock: socket.socket,
+                handshake_timeout: float | None) -> float | None:
+    """The first-byte check alone (for `.TCPServer.handle_stream` servers).
+
+    Returns the seconds left of *handshake_timeout* for the handshake (or
+    ``None``: no limit) when the client starts like TLS; raises `OSError`
+    after answering plain HTTP with a 400, or closing a silent or gone client.
+    """
     timeout = handshake_timeout if handshake_timeout and handshake_timeout > 0 else None
     started = loop.time()
     sock.setblocking(False)
@@ -142,17 +158,16 @@ async def accept(loop: asyncio.AbstractEventLoop, sock: socket.socket,
         except BaseException:  # cancelled: the server or the loop is going away
             sock.close()
             raise
+    if kind == "plain":
+        _refuse_plain_http(loop, sock)
+        raise ConnectionRefusedError("plain HTTP request on a TLS port (answered 400)")
     if kind != "tls":
-        if kind == "plain":
-            _refuse_plain_http(loop, sock)
-        else:
-            sock.close()
+        sock.close()
+        raise ConnectionAbortedError("no TLS handshake started in time" if kind == "timeout"
+                                     else "the client went away before the handshake")
+    if timeout is None:
         return None
-    remaining = None
-    if timeout is not None:
-        remaining = max(timeout - (loop.time() - started), 0.001)
-    return await loop.connect_accepted_socket(  # type: ignore[no-any-return]
-        protocol_factory, sock, ssl=context, ssl_handshake_timeout=remaining)
+    return max(timeout - (loop.time() - started), 0.001)
 
 
 def _first_byte_kind(sock: socket.socket) -> str | None:

@@ -137,6 +137,9 @@ class TCPServer:
 
     def _on_accept(self, conn: socket.socket, address: Any) -> None:
         if type(self).handle_stream is not TCPServer.handle_stream:
+            if self._ssl_context is not None:
+                self._sniff_then_accept_stream(conn, address)
+                return
             self._accept_stream(conn, address)
             return
         loop = IOLoop.current().asyncio_loop
@@ -183,7 +186,27 @@ class TCPServer:
         """
         raise NotImplementedError()
 
-    def _accept_stream(self, conn: socket.socket, address: Any) -> None:
+    def _sniff_then_accept_stream(self, conn: socket.socket, address: Any) -> None:
+        # The stream path gets the same first-byte check and handshake bound
+        # as the protocol path (_tls.accept); handle_stream runs once a TLS
+        # client has started its handshake.
+        loop = IOLoop.current().asyncio_loop
+
+        async def sniff_then_accept() -> None:
+            remaining = await _tls.sniff(loop, conn, self.ssl_handshake_timeout)
+            stream = self._accept_stream(conn, address)
+            if remaining is not None and stream is not None:
+                def expire() -> None:
+                    if getattr(stream, "_handshaking", False) and not stream.closed():
+                        stream.close()
+
+                loop.call_later(remaining, expire)
+
+        task = loop.create_task(sniff_then_accept())
+        self._accepting.add(task)
+        task.add_done_callback(self._accepted)
+
+    def _accept_stream(self, conn: socket.socket, address: Any) -> Any:
         from embedtornado.iostream import IOStream, SSLIOStream, StreamClosedError
 
         stream: IOStream
@@ -201,7 +224,7 @@ class TCPServer:
 
             gen_log.info("Could not set up a connection: %s", e)
             conn.close()
-            return
+            return None
         result = self.handle_stream(stream, address)
         if result is not None:
             future = asyncio.ensure_future(result)
@@ -219,6 +242,7 @@ class TCPServer:
                 app_log.error("Exception in handle_stream", exc_info=exc)
 
             future.add_done_callback(check)
+        return stream
 
     def stop(self) -> None:
         """Stop listening. Connections in progress continue."""
