@@ -469,3 +469,20 @@ def test_stream_server_first_byte_check_and_handshake_timeout(certs):
         finally:
             server.stop()
     run(go)
+
+
+def test_application_listen_with_ssl_options(certs):
+    async def go():
+        server = make_app().listen(0, "127.0.0.1", ssl_options={
+            "certfile": certs["cert"], "keyfile": certs["key"]}, ssl_handshake_timeout=3.0)
+        try:
+            assert server.ssl_handshake_timeout == 3.0
+            port = next(iter(server._sockets.values())).getsockname()[1]
+            c = client()
+            info = await fetch_json(c, f"https://localhost:{port}/info", ca_certs=certs["cert"])
+            assert info["protocol"] == "https"
+            c.close()
+        finally:
+            server.stop()
+            await server.close_all_connections()
+    run(go)
