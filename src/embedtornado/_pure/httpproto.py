@@ -347,6 +347,12 @@ class HTTP1Connection:
 
         ``detach()`` (Tornado's API) still returns the bare transport for
         callers that manage it themselves; unparsed bytes are lost there.
+
+        A 101 is exempt from the keep-alive rule, as in Tornado: its
+        ``Connection`` header goes out as the handler set it, and ``finish()``
+        does not close the connection even when the request said ``close``
+        (``Connection: Upgrade, close``). Only a 101 that is not upgraded by
+        then is closed, on the next loop iteration.
         """
         proto = self._proto
         paused_reading = proto._reading_paused
