@@ -225,3 +225,30 @@ def test_ssl_client_ca_requires_client_certificates(tmp_path, manager):
         assert d.wait() == 0
     finally:
         d.stop()
+
+
+def test_check_config_loads_the_certificate(tmp_path):
+    from daemonctl import run_cli
+
+    from embedtornado.daemon.config import EX_CONFIG
+
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "bad.crt").write_text("not a certificate\n")
+    (tmp_path / "bad.key").write_text("not a key\n")
+    conf = tmp_path / "c.conf"
+    conf.write_text(BASE_CONFIG + 'ssl_certfile = "bad.crt"\nssl_keyfile = "bad.key"\n')
+    r = run_cli([f"--config={conf}", "--check-config"], tmp_path)
+    assert r.returncode == EX_CONFIG
+    assert "option 'ssl_certfile': cannot load" in r.stderr
+    _tls.make_self_signed(str(tmp_path / "good.crt"), str(tmp_path / "good.key"), ["x"])
+    conf.write_text(BASE_CONFIG + 'ssl_certfile = "good.crt"\nssl_keyfile = "good.key"\n')
+    r = run_cli([f"--config={conf}", "--check-config"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    # https = True with no certificate yet: fine, and nothing is created.
+    state = tmp_path / "state"
+    state.mkdir()
+    conf.write_text(BASE_CONFIG + "https = True\n")
+    r = run_cli([f"--config={conf}", "--check-config"], tmp_path,
+                env={"STATE_DIRECTORY": str(state)})
+    assert r.returncode == 0, r.stderr
+    assert list(state.iterdir()) == []

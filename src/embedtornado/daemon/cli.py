@@ -115,6 +115,7 @@ def _check(parser: Any, cfg: Config) -> int:
     try:
         gen = asyncio.run(load_generation(parser, cfg, strict=True, environ=dict(os.environ),
                                           dry_run=True))
+        _check_tls(parser, cfg)
     except (ConfigError, PluginError) as exc:
         print(f"embedtornado: configuration error: {exc}", file=sys.stderr)
         return EX_CONFIG
@@ -123,6 +124,18 @@ def _check(parser: Any, cfg: Config) -> int:
     names = ", ".join(p.name for p in gen.plugins.loaded()) or "none"
     print(f"configuration OK: {cfg.path or '(defaults, no config file)'}; plugins: {names}")
     return 0
+
+
+def _check_tls(parser: Any, cfg: Config) -> None:
+    """Load the certificate files, if there are any yet (a generated one may not be)."""
+    from embedtornado.daemon import tls
+
+    if not tls.enabled(parser):
+        return
+    cert, key, generated = tls.tls_files(parser, cfg, os.environ)
+    if generated and not (os.path.exists(cert) and os.path.exists(key)):
+        return  # made on first start; --check-config creates nothing
+    tls.build_context(parser, cfg, os.environ)
 
 
 #: Stop signals received before the event loop handles signals.
