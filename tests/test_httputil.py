@@ -1964,3 +1964,17 @@ def test_module_doctests():
     httputil.doctests().run(result)
     assert result.testsRun > 5
     assert result.wasSuccessful(), result.failures + result.errors
+
+
+@pytest.mark.parametrize("mod", [httputil, t_httputil], ids=["ours", "tornado"])
+def test_server_request_keeps_headers_unless_empty(mod):
+    # ``headers or HTTPHeaders()``: a non-empty HTTPHeaders is used as it is,
+    # an empty one (or a falsy mapping) is replaced by a new HTTPHeaders.
+    start = mod.RequestStartLine("GET", "/", "HTTP/1.0")
+    full = mod.HTTPHeaders({"Host": "example.com"})
+    assert mod.HTTPServerRequest(start_line=start, headers=full).headers is full
+    empty = mod.HTTPHeaders()
+    replaced = mod.HTTPServerRequest(start_line=start, headers=empty).headers
+    assert replaced is not empty and type(replaced) is mod.HTTPHeaders and len(replaced) == 0
+    replaced = mod.HTTPServerRequest(start_line=start, headers={}).headers
+    assert type(replaced) is mod.HTTPHeaders and len(replaced) == 0

@@ -611,7 +611,11 @@ class HTTPServerRequest:
             start_line = RequestStartLine(method or "GET", uri or "/", version)
         self.method, self.uri, self.version = start_line
 
-        self.headers = headers or HTTPHeaders()
+        # What ``headers or HTTPHeaders()`` does, without calling __len__.
+        if type(headers) is HTTPHeaders:
+            self.headers = headers if headers._as_list else HTTPHeaders()
+        else:
+            self.headers = headers or HTTPHeaders()
         if host is not None:
             _deprecated(
                 "The host argument to HTTPServerRequest is deprecated and will be removed "

@@ -185,7 +185,9 @@ class RequestHandler(SecurityMixin):
         request.connection.set_close_callback(  # type: ignore[attr-defined]
             self.on_connection_close
         )
-        self.initialize(**kwargs)
+        # NOTE(embedtornado): the default initialize does nothing; skip the call.
+        if kwargs or type(self).initialize is not _DEFAULT_INITIALIZE:
+            self.initialize(**kwargs)
 
     def _initialize(self) -> None:
         pass
@@ -302,7 +304,9 @@ class RequestHandler(SecurityMixin):
         )
         if self.application.settings.get("security_headers"):
             self._add_security_headers()  # before set_default_headers, which may override
-        self.set_default_headers()
+        # NOTE(embedtornado): the default set_default_headers does nothing; skip the call.
+        if type(self).set_default_headers is not _DEFAULT_SET_DEFAULT_HEADERS:
+            self.set_default_headers()
         self._write_buffer = []
         self._status_code = 200
         self._reason = "OK"
@@ -1268,6 +1272,8 @@ _FINISH_HOOKS = (
 )
 _DEFAULT_FINISH_HOOKS = {name: RequestHandler.__dict__[name] for name in _FINISH_HOOKS}
 _DEFAULT_CONVERT = RequestHandler.__dict__["_convert_header_value"]
+_DEFAULT_INITIALIZE = RequestHandler.__dict__["initialize"]
+_DEFAULT_SET_DEFAULT_HEADERS = RequestHandler.__dict__["set_default_headers"]
 
 
 def _check_plain_finish(cls: type) -> bool:
