@@ -699,7 +699,8 @@ class RequestHandler(SecurityMixin):
             if jar is not None:
                 for cookie in jar.values():
                     self.add_header("Set-Cookie", cookie.OutputString(None))
-            start_line = ResponseStartLine("", self._status_code, self._reason)
+            # tuple.__new__: the NamedTuple without its Python-level __new__.
+            start_line = _new_tuple(ResponseStartLine, ("", self._status_code, self._reason))
             return connection.write_headers(start_line, self._headers, chunk)
         for transform in self._transforms:
             chunk = transform.transform_chunk(chunk, include_footers)
@@ -1273,6 +1274,7 @@ _FINISH_HOOKS = (
 _DEFAULT_FINISH_HOOKS = {name: RequestHandler.__dict__[name] for name in _FINISH_HOOKS}
 _DEFAULT_CONVERT = RequestHandler.__dict__["_convert_header_value"]
 _DEFAULT_INITIALIZE = RequestHandler.__dict__["initialize"]
+_new_tuple = tuple.__new__
 _DEFAULT_SET_DEFAULT_HEADERS = RequestHandler.__dict__["set_default_headers"]
 
 
