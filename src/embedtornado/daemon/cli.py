@@ -208,6 +208,7 @@ def _serve(parser: Any, cfg: Config) -> int:
         except (ConfigError, PluginError) as exc:
             print(f"embedtornado: configuration error: {exc}", file=sys.stderr)
             notifier.send(f"STATUS=failed: {exc}")
+            await daemon.close_db()
             return EX_CONFIG
         return await daemon.run(gen, main_socks, ops_socks, send_ready=send_ready)
 

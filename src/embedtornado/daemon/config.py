@@ -47,15 +47,16 @@ EX_CONFIG = 78
 #: Options whose values are paths, resolved against the config file's directory.
 PATH_OPTIONS = ("plugins_dir", "static_path", "template_path", "cookie_secret_file",
                 "unix_socket", "certfile", "keyfile", "ssl_certfile", "ssl_keyfile",
-                "ssl_client_ca")
+                "ssl_client_ca", "database")
 
 #: Options that only take effect at start; a reload that changes them logs so.
 #: (Certificate files are read again on every reload; turning HTTPS on or off is not.)
 RESTART_OPTIONS = ("port", "address", "unix_socket", "unix_socket_mode", "processes",
                    "backlog", "reuse_port", "ops_port", "ops_address", "https",
-                   "redirect_http_port")
+                   "redirect_http_port", "database", "database_synchronous")
 
-_GROUPS = ("daemon", "listen", "https", "limits", "application", "plugins", "operations")
+_GROUPS = ("daemon", "listen", "https", "limits", "application", "plugins", "database",
+           "operations")
 
 
 class ConfigError(Exception):
@@ -181,6 +182,14 @@ def define_daemon_options(parser: OptionParser) -> None:
            "it and /healthz reports it as failed (--check-config is always strict)")
     d("setup_timeout", type=float, default=30.0, metavar="SECONDS", group="plugins",
       help="how long an async plugin setup() may take")
+    # --- database -------------------------------------------------------------
+    d("database", type=str, default=None, metavar="PATH", group="database",
+      help="SQLite file shared by the plugins (app.db); default "
+           "$STATE_DIRECTORY/embedtornado.db under systemd, else no database")
+    d("database_synchronous", type=str, default="FULL", metavar="FULL|NORMAL|EXTRA|OFF",
+      group="database",
+      help="SQLite synchronous level: FULL (a write is on the medium before it is "
+           "acknowledged) or NORMAL (faster; the last writes may be lost at power loss)")
     # --- operations -----------------------------------------------------------
     d("healthz", type=bool, default=False, group="operations",
       help="serve /healthz (JSON: plugins, loop lag, uptime)")
@@ -418,6 +427,9 @@ class Config:
                              f"must be 0-65535, not {o.redirect_http_port}")
         if o.hsts_max_age < 0:
             raise self.error("hsts_max_age", f"must not be negative, not {o.hsts_max_age}")
+        if str(o.database_synchronous).upper() not in ("FULL", "NORMAL", "EXTRA", "OFF"):
+            raise self.error("database_synchronous",
+                             f"must be FULL, NORMAL, EXTRA or OFF, not {o.database_synchronous!r}")
         for entry in o.plugin_prefix:
             plugin, sep, prefix = entry.partition("=")
             if not sep or not plugin or not prefix.startswith("/"):

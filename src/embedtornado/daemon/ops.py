@@ -157,6 +157,7 @@ class HealthzHandler(_OpsHandler):
             "reloads": dict(d.metrics.reloads),
             "last_reload_error": d.last_reload_error,
             "config": d.config_path,
+            "database": getattr(getattr(d, "db", None), "path", None),
             "plugins": d.generation.plugins.describe(),
         }
         self.finish(json.dumps(body, indent=1, sort_keys=True) + "\n")

@@ -311,6 +311,8 @@ async def load_generation(parser: OptionParser, cfg: Config, *, strict: bool,
     if o.hsts_max_age and _tls.enabled(o):
         app.add_transform(_tls.hsts_transform(o.hsts_max_age))
 
+    await _attach_database(app, o, cfg, env, plugins, daemon, dry_run)
+
     for plugin in plugins:
         if plugin.state != "loaded":
             continue
@@ -324,6 +326,72 @@ async def load_generation(parser: OptionParser, cfg: Config, *, strict: bool,
             continue
         plugin.setup_done = True
     return Generation(app, PluginSet(plugins), settings, number)
+
+
+def database_path(o: OptionParser, cfg: Config, environ: dict[str, str]) -> str | None:
+    """The database file: ``database`` (relative to the config file), else
+    ``$STATE_DIRECTORY/embedtornado.db`` under systemd, else ``None`` (no
+    database: a daemon run from a checkout by a normal user must not reach
+    for /var/lib)."""
+    if o.database:
+        return cfg.resolve(o.database)
+    state = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return os.path.join(state, "embedtornado.db") if state else None
+
+
+def plugin_migrations(plugins: list[Plugin]) -> list[tuple[str, str]]:
+    """(plugin name, migrations folder) for each loaded plugin that has one:
+    its module's ``migrations`` attribute (relative to the plugin), else a
+    package plugin's ``migrations/`` folder."""
+    plan = []
+    for plugin in plugins:
+        if plugin.state != "loaded":
+            continue
+        value = getattr(plugin.module, "migrations", None)
+        if value is None and plugin.is_package:
+            value = "migrations"
+        if not isinstance(value, str):
+            continue
+        path = os.path.join(plugin.directory, value)
+        if os.path.isdir(path):
+            plan.append((plugin.name, path))
+    return plan
+
+
+async def _attach_database(app: Any, o: OptionParser, cfg: Config, environ: dict[str, str],
+                           plugins: list[Plugin], daemon: Daemon | None,
+                           dry_run: bool) -> None:
+    """Set ``app.db`` (and ``settings["db"]``) before the plugins' setup runs.
+
+    The daemon's first generation opens the database and applies every
+    plugin's migrations; a reload keeps that same `Database` and applies the
+    migrations it has not seen yet.  ``--check-config`` (``dry_run``) opens
+    nothing: ``app.db`` is ``None``.
+
+    :raises ConfigError: naming the migration file and statement that failed.
+    """
+    from embedtornado.db import DatabaseError, open_for_app
+
+    app.db = None
+    app.settings["db"] = None
+    path = database_path(o, cfg, environ)
+    if dry_run or path is None:
+        return
+    plan = plugin_migrations(plugins)
+    try:
+        if daemon is not None and daemon.db is not None:
+            if plan:
+                await daemon.db.migrate_all(plan)
+            app.db = app.settings["db"] = daemon.db
+            return
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        db = open_for_app(app, path, migrations=plan,
+                          synchronous=str(o.database_synchronous).upper())
+    except (DatabaseError, OSError) as exc:
+        raise cfg.error("database", f"{path}: {exc}") from None
+    gen_log.info("Database %s open (%d plugin migration folders)", path, len(plan))
+    if daemon is not None:
+        daemon.db = db
 
 
 # --- the server ----------------------------------------------------------------------
@@ -456,6 +524,8 @@ class Daemon:
         self.watchdog_pings = 0
         self.last_reload_error: str | None = None
         self.generation: Generation = Generation(None, PluginSet([]))
+        #: The shared `embedtornado.db.Database` (kept across reloads), or None.
+        self.db: Any = None
         self.server: DaemonHTTPServer | None = None
         self.ops_server: HTTPServer | None = None
         self.redirect_server: HTTPServer | None = None
@@ -578,7 +648,15 @@ class Daemon:
             loop.remove_signal_handler(sig)
         for timer in self._timers:
             timer.cancel()
+        await self.close_db()
         return 0
+
+    async def close_db(self) -> None:
+        """Close the database (after the drain: no request uses it any more)."""
+        db, self.db = self.db, None
+        if db is not None:
+            await db.close()
+            gen_log.info("Database %s closed", db.path)
 
     # --- watchdog and loop lag ---------------------------------------------------
 
