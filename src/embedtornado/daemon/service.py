@@ -364,7 +364,8 @@ async def _attach_database(app: Any, o: OptionParser, cfg: Config, environ: dict
     """Set ``app.db`` (and ``settings["db"]``) before the plugins' setup runs.
 
     The daemon's first generation opens the database and applies every
-    plugin's migrations; a reload keeps that same `Database` and applies the
+    plugin's migrations; a reload keeps that same `Database` (a changed
+    ``database`` takes effect at the next restart) and applies the
     migrations it has not seen yet.  ``--check-config`` (``dry_run``) opens
     nothing: ``app.db`` is ``None``.
 
@@ -379,6 +380,8 @@ async def _attach_database(app: Any, o: OptionParser, cfg: Config, environ: dict
         return
     plan = plugin_migrations(plugins)
     try:
+        if daemon is not None and daemon.generation.app is not None and daemon.db is None:
+            return  # a reload: turning the database on takes effect at the next restart
         if daemon is not None and daemon.db is not None:
             if plan:
                 await daemon.db.migrate_all(plan)
