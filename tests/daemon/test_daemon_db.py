@@ -182,3 +182,52 @@ def test_bad_synchronous_value_is_a_config_error(tmp_path):
     result = run_cli([f"--config={tmp_path / 'embedtornado.conf'}", "--check-config"], tmp_path)
     assert result.returncode == 78
     assert "database_synchronous" in result.stderr and "line 7" in result.stderr
+
+
+def test_demo_settings_and_password_persist_across_restart(tmp_path):
+    from test_daemon_readme import ROOT, Client
+
+    config = (f'plugins_dir = [{str(ROOT / "device" / "plugins")!r}]\n'
+              'plugins = ["settings"]\nhealthz = True\ndatabase = "demo.db"\n'
+              f'cookie_secret_file = {str(tmp_path / "secret")!r}\n')
+
+    def login(d, password):
+        client = Client(d.port)
+        token = client.xsrf("/settings/login")
+        status, _, _ = client.post_form("/settings/login",
+                                        {"_xsrf": token, "password": password})
+        return client if status == 302 else None
+
+    d = Daemon(tmp_path, config, sock=listening_socket())
+    try:
+        d.wait_serving()
+        client = login(d, "demo")  # the documented first password
+        assert client is not None
+        token = client.xsrf("/settings")
+        status, _, _ = client.post_form("/settings", {
+            "_xsrf": token, "device_name": "bench-9", "ntp_server": "10.1.1.1",
+            "new_password": "correct horse"})
+        assert status == 302
+        status, _, body = client.post_form("/settings", {
+            "_xsrf": token, "device_name": "x", "ntp_server": "y", "new_password": "short"})
+        assert status == 400 and b"8-256" in body
+        d.signal(signal.SIGTERM)
+        assert d.wait() == 0
+    finally:
+        d.stop()
+    with sqlite3.connect(tmp_path / "demo.db") as conn:
+        stored = conn.execute("SELECT password FROM users WHERE name = 'admin'").fetchone()[0]
+    assert "correct horse" not in stored and stored.startswith("$")
+
+    d = Daemon(tmp_path, config, sock=listening_socket())
+    try:
+        d.wait_serving()
+        assert login(d, "demo") is None  # the option only seeds the first user
+        client = login(d, "correct horse")
+        assert client is not None
+        body = client.request("GET", "/settings")[2]
+        assert b'value="bench-9"' in body and b'value="10.1.1.1"' in body
+        d.signal(signal.SIGTERM)
+        assert d.wait() == 0
+    finally:
+        d.stop()
