@@ -29,6 +29,8 @@ bodies both ways, ``xheaders`` and ``decompress_request`` work as in Tornado.
    close) with ``Connection: close``; ``idle_connection_timeout`` defaults to
    60 seconds (Tornado: 3600) and an incomplete head then gets a 408; a body
    that stalls for that long is dropped; see ``docs/http-strictness.md``.
+   ``max_connections`` (not in Tornado) caps the open connections; beyond
+   it a new connection gets a 503 and a close.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ else:
     httpproto = _accel.load("httpproto")
 
 __all__ = ["HTTPServer", "HTTPRequest"]
+
+_BUSY_BODY = b"Too many connections"
+_BUSY_RESPONSE = (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+                  b"Retry-After: 1\r\nContent-Type: text/plain\r\n"
+                  b"Content-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY))
 
 
 class HTTPServer(TCPServer, httputil.HTTPServerConnectionDelegate):
@@ -79,7 +86,19 @@ class HTTPServer(TCPServer, httputil.HTTPServerConnectionDelegate):
         byte and finish the handshake (default 10; other clients are served
         meanwhile). A plain-HTTP request to a TLS port gets a 400 and a close.
         See ``docs/https.md``.
+    :arg max_connections: most connections open at once (``None`` or ``0``:
+        no limit, the default). Each accepted socket counts until it is
+        closed, WebSockets and detached connections included (as nginx's
+        ``worker_connections``). One more gets ``503 Service Unavailable``
+        with ``Retry-After: 1`` and ``Connection: close`` before its request
+        is read (a TLS one is just closed); a warning is logged at most once
+        a minute. Also settable later as the attribute ``max_connections``.
+
+    .. note:: embedtornado differs from Tornado 6.6.1: ``max_connections``
+       is our addition; Tornado accepts every connection.
     """
+
+    _busy_response = _BUSY_RESPONSE
 
     def __init__(
         self,
@@ -101,6 +120,7 @@ class HTTPServer(TCPServer, httputil.HTTPServerConnectionDelegate):
         max_header_count: int | None = None,
         max_write_buffer: int | None = None,
         ssl_handshake_timeout: float | None = None,
+        max_connections: int | None = None,
     ) -> None:
         self.request_callback = request_callback
         self.xheaders = xheaders
@@ -121,6 +141,10 @@ class HTTPServer(TCPServer, httputil.HTTPServerConnectionDelegate):
                            read_chunk_size=chunk_size)
         if ssl_handshake_timeout is not None:
             self.ssl_handshake_timeout = ssl_handshake_timeout
+        if max_connections is not None:
+            if max_connections < 0:
+                raise ValueError("max_connections must be None, 0 (no limit) or positive")
+            self.max_connections = max_connections
         self._connections: set[Any] = set()
         self.trusted_downstream = trusted_downstream
         self._is_delegate = isinstance(request_callback, httputil.HTTPServerConnectionDelegate)
@@ -168,6 +192,13 @@ class HTTPServer(TCPServer, httputil.HTTPServerConnectionDelegate):
 
     def on_close(self, server_conn: object) -> None:
         self._connections.discard(server_conn)
+        # A detached or upgraded connection is still open (and still counts
+        # against max_connections until _sweep finds it closed); any other
+        # is closing now, before its descriptor is released.
+        if not getattr(server_conn, "_detached", True):
+            context = getattr(server_conn, "context", None)
+            if context is not None:
+                self._forget_fd(context._fd)
 
 
 class _CallableAdapter(httputil.HTTPMessageDelegate):
@@ -207,6 +238,7 @@ class _HTTPRequestContext:
         self.address = transport.get_extra_info("peername")
         sock = transport.get_extra_info("socket")
         self.address_family = sock.family if sock is not None else None
+        self._fd = sock.fileno() if sock is not None else -1
         if (self.address_family in (socket.AF_INET, socket.AF_INET6)
                 and self.address is not None):
             self.remote_ip = self.address[0]

@@ -29,19 +29,38 @@ Subclasses say how to speak on an accepted connection by overriding
 .. note:: embedtornado differs from Tornado 6.6.1: :class:`~embedtornado.httpserver.HTTPServer`
    does not use ``IOStream``; it returns an asyncio protocol from
    :meth:`TCPServer._make_protocol` and is fed straight from the event loop.
+
+.. note:: embedtornado differs from Tornado 6.6.1: the attribute
+   ``max_connections`` caps the open connections (see
+   :meth:`TCPServer._refuse_connection`); Tornado accepts without limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
+import time
 from typing import Any
 
 from embedtornado import _tls, netutil, process
 from embedtornado.ioloop import IOLoop
 
 _DEFAULT_BACKLOG = 128
+
+# A refused connection is half-closed and drained for at most this long (so
+# the close does not reset the connection before the client has read the
+# refusal), and at most this many are lingering at once; more are closed
+# straight away.
+_REFUSE_LINGER = 2.0
+_REFUSE_DRAIN_LIMIT = 65536
+_MAX_LINGERING = 64
+# Closed connections that no close notification removed (upgraded or
+# detached ones, handle_stream streams) are looked for at most this often.
+_SWEEP_INTERVAL = 0.05
+# The "connection limit reached" warning is written at most this often.
+_REFUSE_LOG_INTERVAL = 60.0
 
 
 class TCPServer:
@@ -56,9 +75,21 @@ class TCPServer:
     `embedtornado._tls.DEFAULT_HANDSHAKE_TIMEOUT`) bounds the wait for a TLS
     client's first byte and handshake; a client that starts with plain HTTP
     gets a 400 and a close.
+
+    The attribute ``max_connections`` (default ``None``: no limit; ``0`` is
+    also no limit) caps the connections open at once. Every accepted socket
+    counts until it is closed, including connections that left HTTP (a
+    WebSocket after its upgrade, or ``detach()``), as nginx counts every
+    open socket against ``worker_connections``. A connection over the limit
+    is refused by :meth:`_refuse_connection` without reading its request.
+    It may be changed at any time; it applies to the next accept.
     """
 
     ssl_handshake_timeout: float | None = _tls.DEFAULT_HANDSHAKE_TIMEOUT
+    max_connections: int | None = None
+    #: What a refused connection is sent before the close (TCPServer: nothing;
+    #: `.HTTPServer`: a 503).
+    _busy_response = b""
 
     def __init__(
         self,
@@ -77,6 +108,15 @@ class TCPServer:
         self._accepting: set[asyncio.Future] = set()
         self._pending_sockets: list[socket.socket] = []
         self._started = False
+        # Every accepted socket that may still be open, by descriptor number
+        # (a reused number replaces a closed entry). Entries leave through
+        # _forget_fd on a close the server hears of, or in _sweep.
+        self._open: dict[int, socket.socket] = {}
+        self._last_sweep = 0.0
+        self._lingering = 0
+        self._refused = 0
+        self._refused_logged = 0
+        self._refuse_logged_at: float | None = None
 
     def listen(
         self,
@@ -136,6 +176,11 @@ class TCPServer:
         self._handlers[sock.fileno()] = netutil.add_accept_handler(sock, self._on_accept)
 
     def _on_accept(self, conn: socket.socket, address: Any) -> None:
+        limit = self.max_connections
+        if limit and len(self._open) >= limit and self._count_open() >= limit:
+            self._refuse_connection(conn, address)
+            return
+        self._open[conn.fileno()] = conn
         if type(self).handle_stream is not TCPServer.handle_stream:
             if self._ssl_context is not None:
                 self._sniff_then_accept_stream(conn, address)
@@ -150,6 +195,98 @@ class TCPServer:
         task = loop.create_task(coro)
         self._accepting.add(task)
         task.add_done_callback(self._accepted)
+
+    # --- the connection limit -----------------------------------------------------
+
+    def _count_open(self) -> int:
+        """The open connections, after a (rate-limited) look for closed ones."""
+        now = time.monotonic()
+        if now - self._last_sweep >= _SWEEP_INTERVAL:
+            self._last_sweep = now
+            self._sweep()
+        return len(self._open)
+
+    def _sweep(self) -> None:
+        # A closed socket object reports -1; one whose number was reused was
+        # already replaced in the dict.
+        closed = [fd for fd, s in self._open.items() if s.fileno() != fd]
+        for fd in closed:
+            del self._open[fd]
+
+    def _forget_fd(self, fd: int) -> None:
+        """A connection on descriptor *fd* is closing (called before the close)."""
+        self._open.pop(fd, None)
+
+    def _refuse_connection(self, conn: socket.socket, address: Any) -> None:
+        """Turn away a connection accepted over ``max_connections``.
+
+        The request is not read: what the client already sent is drained and
+        discarded, ``_busy_response`` (for `.HTTPServer` a short ``503
+        Service Unavailable`` with ``Retry-After: 1`` and ``Connection:
+        close``) is sent, the connection is half-closed, and it is closed once
+        the client closes its side (or after two seconds), so the client can
+        read the answer before the close. TLS connections are closed without
+        an answer (a handshake would cost more than the refusal saves). A
+        warning is logged on ``embedtornado.general`` at most once a minute.
+        Subclasses may extend this (to count refusals, say) and call it.
+        """
+        self._refused += 1
+        self._log_refusals()
+        payload = self._busy_response if self._ssl_context is None else b""
+        loop = IOLoop.current().asyncio_loop
+        if not payload or self._lingering >= _MAX_LINGERING:
+            conn.close()
+            return
+        try:
+            conn.setblocking(False)
+            received = _drain(conn, _REFUSE_DRAIN_LIMIT)
+            conn.send(payload)
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            conn.close()
+            return
+        # The loop owns the bare descriptor from here: no socket object is
+        # left to warn about if the loop closes before the linger ends.
+        fd = conn.detach()
+        left = max(_REFUSE_DRAIN_LIMIT - received, 4096)
+        self._lingering += 1
+        done = False
+
+        def finish() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self._lingering -= 1
+                timer.cancel()
+                loop.remove_reader(fd)
+                os.close(fd)
+
+        def readable() -> None:
+            nonlocal left
+            try:
+                data = os.read(fd, 4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            left -= len(data)
+            if not data or left <= 0:
+                finish()
+
+        timer = loop.call_later(_REFUSE_LINGER, finish)
+        loop.add_reader(fd, readable)
+
+    def _log_refusals(self) -> None:
+        now = time.monotonic()
+        last = self._refuse_logged_at
+        if last is not None and now - last < _REFUSE_LOG_INTERVAL:
+            return
+        from embedtornado.log import gen_log
+
+        self._refuse_logged_at = now
+        gen_log.warning(
+            "Connection limit reached (max_connections=%s): refusing new connections "
+            "(%d refused in all)", self.max_connections, self._refused)
 
     def _accepted(self, task: asyncio.Future) -> None:
         self._accepting.discard(task)
@@ -219,6 +356,8 @@ class TCPServer:
             else:
                 stream = IOStream(conn, max_buffer_size=self.max_buffer_size,
                                   read_chunk_size=self.read_chunk_size)
+            if conn.fileno() != -1:
+                self._open[conn.fileno()] = conn  # the wrapped socket, for TLS
         except (OSError, ssl.SSLError) as e:  # the peer may already be gone
             from embedtornado.log import gen_log
 
@@ -255,3 +394,17 @@ class TCPServer:
         for sock in self._pending_sockets:
             sock.close()
         self._pending_sockets = []
+
+
+def _drain(sock: socket.socket, limit: int) -> int:
+    """Read and discard up to *limit* bytes already received; returns how many."""
+    total = 0
+    while total < limit:
+        try:
+            data = sock.recv(min(65536, limit - total))
+        except OSError:
+            break
+        if not data:
+            break
+        total += len(data)
+    return total

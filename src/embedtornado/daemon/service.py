@@ -47,10 +47,6 @@ from embedtornado.options import OptionParser
 
 __all__ = ["Daemon", "Generation", "load_generation"]
 
-_BUSY_503 = (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
-             b"Content-Type: text/plain\r\nContent-Length: 20\r\n\r\n"
-             b"Too many connections")
-
 
 @dataclass
 class Generation:
@@ -415,26 +411,18 @@ class _Dispatcher(httputil.HTTPServerConnectionDelegate):
 
 
 class DaemonHTTPServer(HTTPServer):
-    """`HTTPServer` with ``max_connections`` (a 503 and a close beyond it)."""
+    """`HTTPServer` that counts the connections its ``max_connections`` refused."""
 
-    max_connections = 0
     metrics: Metrics | None = None
 
     def open_connections(self) -> int:
+        """Open HTTP connections (upgraded WebSockets are counted on their own)."""
         return sum(1 for c in self._connections if not getattr(c, "_detached", False))
 
-    def _on_accept(self, conn: socket.socket, address: Any) -> None:
-        limit = self.max_connections
-        if limit and self.open_connections() + len(self._accepting) >= limit:
-            try:
-                conn.send(_BUSY_503)
-            except OSError:
-                pass
-            conn.close()
-            if self.metrics is not None:
-                self.metrics.rejected_connections += 1
-            return
-        super()._on_accept(conn, address)
+    def _refuse_connection(self, conn: socket.socket, address: Any) -> None:
+        if self.metrics is not None:
+            self.metrics.rejected_connections += 1
+        super()._refuse_connection(conn, address)
 
 
 def server_kwargs(o: OptionParser) -> dict[str, Any]:
