@@ -29,7 +29,7 @@ behaviour is pure orchestration (name resolution through the executor,
 ``create_connection``'s address and Happy Eyeballs logic, ``create_server``'s
 socket set-up and `asyncio.Server`, TLS through `asyncio.sslproto`, the
 ``sock_*`` coroutines, datagram, pipe and subprocess transports, sendfile's
-fallback) are asyncio's own functions, bound onto :class:`Loop` below; they
+front end and fallback) are asyncio's own functions, bound onto :class:`Loop` below; they
 call back into the compiled loop for every callback, timer, fd and transport.
 
 `embedtornado.ioloop` gets every loop it creates itself (``IOLoop()``,
@@ -110,9 +110,10 @@ if _LoopBase is not None:
         create_unix_server = _U.create_unix_server
         _accept_connection2 = _S._accept_connection2
 
-        # -- sendfile (asyncio's fallback through transport.write) -------
+        # -- sendfile (asyncio's front end; LoopBase._sendfile_native is
+        # sendfile(2) on native socket transports, _sendfile_fallback below
+        # reads and writes for the others) -------------------------------
         sendfile = _B.sendfile
-        _sendfile_native = _B._sendfile_native
         sock_sendfile = _B.sock_sendfile
         _sock_sendfile_native = _B._sock_sendfile_native
         _sock_sendfile_fallback = _B._sock_sendfile_fallback

@@ -42,6 +42,7 @@ cdef extern from "Python.h":
 import asyncio
 import collections.abc
 import errno as _errno
+import io
 import os
 import signal as _signal
 import socket as _socket
@@ -1036,6 +1037,19 @@ cdef class LoopBase:
 
     # ------------------------------------------------------------------
     # Native transports and listeners (transports.pxi, server.pxi)
+
+    def _sendfile_native(self, transp, file, offset, count):
+        """`loop.sendfile`'s zero-copy path: ``sendfile(2)`` on a `SocketTransport`.
+
+        Returns a future for the number of bytes sent. Raises
+        `asyncio.SendfileNotAvailableError` (``sendfile`` then falls back
+        to reading and writing) for other transports and for files without
+        a file descriptor.
+        """
+        if type(transp) is not SocketTransport:
+            raise _SendfileNotAvailableError(
+                f"native sendfile is not available for transport {transp!r}")
+        return (<SocketTransport>transp)._sendfile_start(file, offset, count)
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *,
                                extra=None, server=None):

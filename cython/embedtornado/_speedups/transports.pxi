@@ -8,12 +8,31 @@
 # of many buffers.
 
 from libc.string cimport memset
+from posix.types cimport off_t
+
+cdef extern from "<sys/sendfile.h>" nogil:
+    ssize_t _c_sendfile "sendfile" (int out_fd, int in_fd, off_t *offset, size_t count)
+
+cdef extern from "<unistd.h>" nogil:
+    off_t _c_lseek "lseek" (int fd, off_t offset, int whence)
+    enum:
+        SEEK_SET
+
+cdef extern from "<errno.h>" nogil:
+    enum:
+        ENOTCONN
 
 cdef object _TransportSocket = _trsock.TransportSocket
 cdef Py_ssize_t _LOG_THRESHOLD_FOR_CONNLOST_WRITES = _constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES
 
 cdef enum:
     _IOV_BATCH = 64
+
+#: Most bytes one ``sendfile(2)`` call is asked for, so that one connection
+#: taking a large file gives the others a turn (nginx's sendfile_max_chunk).
+cdef size_t _SENDFILE_MAX_CHUNK = 2 * 1024 * 1024
+
+cdef object _SendfileNotAvailableError = asyncio.SendfileNotAvailableError
 
 # asyncio.Server's _attach/_detach take the transport from Python 3.13 on.
 cdef bint _ATTACH_TAKES_TRANSPORT = (
@@ -58,10 +77,21 @@ cdef class SocketTransport(NativeIO):
         public bint _protocol_paused
         int _conn_lost
         public object _empty_waiter
+        # A native sendfile in progress (see _sendfile_start): its future,
+        # the file (kept alive) and its fd, the next offset, the bytes
+        # still wanted (-1: up to EOF) and sent, and whether reading
+        # resumes afterwards.
+        object _sf_fut
+        object _sf_file
+        int _sf_in
+        off_t _sf_offset
+        int64_t _sf_left
+        int64_t _sf_total
+        bint _sf_resume
         object __weakref__
 
     _start_tls_compatible = True
-    _sendfile_compatible = _constants._SendfileMode.FALLBACK
+    _sendfile_compatible = _constants._SendfileMode.TRY_NATIVE
 
     def __init__(self):
         raise TypeError("transports are created by the event loop")
@@ -259,7 +289,7 @@ cdef class SocketTransport(NativeIO):
                             f"not {type(data).__name__!r}")
         if self._eof:
             raise RuntimeError("Cannot call write() after write_eof()")
-        if self._empty_waiter is not None:
+        if self._empty_waiter is not None or self._sf_fut is not None:
             raise RuntimeError("unable to write; sendfile is in progress")
         if not data:
             return
@@ -317,7 +347,7 @@ cdef class SocketTransport(NativeIO):
                 total += PyBytes_GET_SIZE(data)
         if self._eof:
             raise RuntimeError("Cannot call write() after write_eof()")
-        if self._empty_waiter is not None:
+        if self._empty_waiter is not None or self._sf_fut is not None:
             raise RuntimeError("unable to write; sendfile is in progress")
         if not total:
             return
@@ -364,6 +394,8 @@ cdef class SocketTransport(NativeIO):
         if self._conn_lost:
             return 0
         cnt = len(wbuf)
+        if cnt == 0 and self._sf_fut is not None:
+            return self._sendfile_step()
         if cnt > _IOV_BATCH:
             cnt = _IOV_BATCH
         for i in range(cnt):
@@ -386,8 +418,11 @@ cdef class SocketTransport(NativeIO):
             wbuf.clear()
             self._wsize = 0
             exc = _oserror(err)
+            if self._sf_fut is not None:
+                # The buffer ahead of a sendfile could not be sent.
+                self._sendfile_done(exc)
             self._fatal_error(exc, "Fatal write error on socket transport")
-            if self._empty_waiter is not None:
+            if self._empty_waiter is not None and not self._empty_waiter.done():
                 self._empty_waiter.set_exception(exc)
             return 0
         self._wsize -= n
@@ -405,6 +440,9 @@ cdef class SocketTransport(NativeIO):
             del wbuf[:i]
         self._maybe_resume_protocol()  # May append to the buffer.
         if len(wbuf) == 0:
+            if self._sf_fut is not None:
+                # The buffer ahead of a sendfile is out: the file follows.
+                return self._sendfile_step()
             self._stop_writing()
             if self._empty_waiter is not None:
                 self._empty_waiter.set_result(None)
@@ -496,6 +534,8 @@ cdef class SocketTransport(NativeIO):
             return
         self._closing = True
         self._stop_reading()
+        if self._sf_fut is not None:
+            self._sendfile_done(ConnectionError("the transport was closed during sendfile"))
         if len(self._wbuf) == 0:
             self._conn_lost += 1
             self._stop_writing()
@@ -522,6 +562,8 @@ cdef class SocketTransport(NativeIO):
     def _force_close(self, exc):
         if self._conn_lost:
             return
+        if self._sf_fut is not None:
+            self._sendfile_done(ConnectionError("the transport was closed during sendfile"))
         if len(self._wbuf):
             self._wbuf.clear()
             self._wsize = 0
@@ -557,6 +599,130 @@ cdef class SocketTransport(NativeIO):
                 else:
                     server._detach()
                 self._server = None
+
+    # -- native sendfile (loop.sendfile) ---------------------------------
+    #
+    # What asyncio's selector loop does in _sendfile_native and
+    # sock_sendfile, without the coroutines: reading pauses, the write
+    # buffer drains first (through _on_write), then sendfile(2) runs on
+    # every writable event, at most _SENDFILE_MAX_CHUNK bytes a call,
+    # until the count is reached or the file ends. close() and abort()
+    # end it with ConnectionError (asyncio's loop leaves it pending);
+    # cancelling the future stops it. Either way the file position is
+    # left after the last byte sent, and reading resumes if it was on.
+
+    cdef object _sendfile_start(self, object file, object offset, object count):
+        cdef object fileno
+        if self._sf_fut is not None or self._empty_waiter is not None:
+            raise RuntimeError("Empty waiter is already set")
+        if "b" not in getattr(file, "mode", "b"):
+            raise ValueError("file should be opened in binary mode")
+        if count is not None:
+            if not isinstance(count, int):
+                raise TypeError(f"count must be a positive integer (got {count!r})")
+            if count <= 0:
+                raise ValueError(f"count must be a positive integer (got {count!r})")
+        if not isinstance(offset, int):
+            raise TypeError(f"offset must be a non-negative integer (got {offset!r})")
+        if offset < 0:
+            raise ValueError(f"offset must be a non-negative integer (got {offset!r})")
+        try:
+            fileno = file.fileno()
+        except (AttributeError, io.UnsupportedOperation):
+            raise _SendfileNotAvailableError("not a regular file")
+        try:
+            fsize = os.fstat(fileno).st_size
+        except OSError:
+            raise _SendfileNotAvailableError("not a regular file")
+        fut = self._loop.create_future()
+        if not (count if count else fsize):
+            fut.set_result(0)  # an empty file (asyncio's early return)
+            return fut
+        if self._closing or self._sock is None:
+            raise RuntimeError("Transport is closing")
+        self._sf_fut = fut
+        self._sf_file = file
+        self._sf_in = fileno
+        self._sf_offset = offset
+        self._sf_left = count if count is not None else -1
+        self._sf_total = 0
+        self._sf_resume = not self._paused
+        self.pause_reading()
+        fut.add_done_callback(self._sendfile_future_done)
+        if len(self._wbuf) == 0:
+            self._sendfile_step()
+        # else _on_write flushes the buffer, then calls _sendfile_step.
+        return fut
+
+    cdef int _sendfile_step(self) except -1:
+        cdef ssize_t n
+        cdef size_t want
+        cdef int err
+        if self._sf_fut.done():  # cancelled; the done callback may not have run yet
+            self._sendfile_end()
+            return 0
+        if 0 <= self._sf_left < <int64_t>_SENDFILE_MAX_CHUNK:
+            want = <size_t>self._sf_left
+        else:
+            want = _SENDFILE_MAX_CHUNK
+        n = _c_sendfile(self._fd, self._sf_in, &self._sf_offset, want)
+        if n > 0:
+            self._sf_total += n
+            if self._sf_left > 0:
+                self._sf_left -= n
+                if self._sf_left == 0:
+                    return self._sendfile_done(None)
+            # More on the next writable event (epoll is level-triggered).
+            self._start_writing()
+            return 0
+        if n == 0:
+            return self._sendfile_done(None)  # the file ended
+        err = errno
+        if err == EAGAIN or err == EINTR:
+            self._start_writing()
+            return 0
+        exc = _oserror(err)
+        if self._sf_total == 0:
+            # As asyncio: a first call that fails (often: not a file
+            # sendfile(2) can read) means "use the fallback".
+            new_exc = _SendfileNotAvailableError("os.sendfile call failed")
+        elif err == ENOTCONN:
+            new_exc = ConnectionError("socket is not connected", err)
+        else:
+            new_exc = exc
+        if new_exc is not exc:
+            new_exc.__cause__ = exc
+        return self._sendfile_done(new_exc)
+
+    cdef int _sendfile_done(self, object exc) except -1:
+        fut = self._sf_fut
+        total = self._sf_total
+        self._sendfile_end()
+        if not fut.done():
+            if exc is None:
+                fut.set_result(total)
+            else:
+                fut.set_exception(exc)
+        return 0
+
+    cdef int _sendfile_end(self) except -1:
+        # Forget the sendfile; put the file position after the bytes sent.
+        file = self._sf_file
+        self._sf_fut = None
+        self._sf_file = None
+        if self._sf_total > 0 and not getattr(file, "closed", False):
+            _c_lseek(self._sf_in, self._sf_offset, SEEK_SET)
+        self._sf_total = 0
+        if len(self._wbuf) == 0:
+            self._stop_writing()
+        if self._sf_resume:
+            self._sf_resume = False
+            self.resume_reading()
+        return 0
+
+    def _sendfile_future_done(self, fut):
+        if fut is self._sf_fut:  # cancelled while running
+            self._sendfile_end()
 
     # -- sendfile support (asyncio's fallback path) ----------------------
 
