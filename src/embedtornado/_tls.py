@@ -23,17 +23,20 @@ addresses with the `cryptography` package if it is installed, else with the
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
-import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from embedtornado import _lazy
 from embedtornado.log import gen_log
+
+# ipaddress, shutil and tempfile serve only the certificate helpers; a server
+# does not import them (tests/test_startup.py).
+__getattr__ = _lazy.module_getattr(
+    __name__, {"ipaddress": "ipaddress", "shutil": "shutil", "tempfile": "tempfile"})
 
 __all__ = [
     "DEFAULT_HANDSHAKE_TIMEOUT",
@@ -298,6 +301,8 @@ def device_names(extra_addresses: Iterable[str] = ()) -> tuple[list[str], list[s
             continue
         if addr not in addresses:
             addresses.append(addr)
+    import ipaddress
+
     for addr in extra_addresses:
         try:
             ipaddress.ip_address(addr)
@@ -335,6 +340,9 @@ def make_self_signed(certfile: str, keyfile: str, names: Iterable[str],
             use_cryptography = False
         else:
             use_cryptography = True
+    import shutil
+    import tempfile
+
     for path in (certfile, keyfile):
         os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
     workdir = tempfile.mkdtemp(prefix=".selfsigned-", dir=os.path.dirname(os.path.abspath(keyfile)))
@@ -359,6 +367,7 @@ def make_self_signed(certfile: str, keyfile: str, names: Iterable[str],
 def _make_with_cryptography(certfile: str, keyfile: str, names: list[str],
                             addresses: list[str], days: int, client: bool) -> None:
     import datetime
+    import ipaddress
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -396,6 +405,8 @@ def _make_with_cryptography(certfile: str, keyfile: str, names: list[str],
 
 def _make_with_openssl(workdir: str, certfile: str, keyfile: str, names: list[str],
                        addresses: list[str], days: int, client: bool) -> None:
+    import shutil
+
     openssl = shutil.which("openssl")
     if openssl is None:
         raise CertificateError(

@@ -22,13 +22,16 @@ the input holds.
 from __future__ import annotations
 
 import binascii
-import html
-import json
 import re
 import typing
 import urllib.parse
 from collections.abc import Callable, Container
 from typing import Any
+
+# NOTE(embedtornado): json and html load on first use (json_encode,
+# json_decode, xhtml_unescape), not at import: a server that sends no JSON
+# never needs them (tests/test_startup.py). ``escape.json`` and
+# ``escape.html`` still resolve, through __getattr__ at the end.
 
 # ---------------------------------------------------------------------------
 # str / bytes conversion
@@ -145,6 +148,8 @@ def xhtml_unescape(value: str | bytes) -> str:
     (HTML5 rules, so ``&#xyz;`` is left alone and references such as
     ``&#128;`` map to their Windows-1252 characters).
     """
+    import html
+
     return html.unescape(to_unicode(value))
 
 
@@ -160,11 +165,17 @@ def json_encode(value: Any) -> str:
     as ``<\\/`` (an equivalent JSON escape), so the text can never close
     the surrounding script element.
     """
-    if _make_json_encoder is not None:
-        chunks = _make_json_encoder(
+    try:
+        make_encoder = _make_json_encoder
+    except NameError:  # the first call: import json, probe the C encoder
+        make_encoder = _json_setup()
+    if make_encoder is not None:
+        chunks = make_encoder(
             {}, _json_default, _json_encode_str, None, ": ", ", ", False, False, True
         )(value, 0)
         return "".join(chunks).replace("</", "<\\/")
+    import json
+
     return json.dumps(value).replace("</", "<\\/")
 
 
@@ -173,14 +184,35 @@ def json_encode(value: Any) -> str:
 # methods; calling it directly saves them (about 0.7 us per call). The result
 # and the errors are the same, since it is the same encoder with the same
 # arguments (a fresh markers dict each call, as JSONEncoder.iterencode
-# does). Used only when a probe gives json.dumps's exact output.
-_json_default = json.JSONEncoder().default
-_json_encode_str = getattr(json.encoder, "encode_basestring_ascii", None)
-_make_json_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+# does). Used only when a probe gives json.dumps's exact output. The three
+# globals below are set by _json_setup on the first json_encode call (or the
+# first read of one of them from outside), so importing this module does not
+# import json.
+_JSON_GLOBALS = ("_json_default", "_json_encode_str", "_make_json_encoder")
+_json_default: Callable[[Any], Any]  # (annotations only: no value until _json_setup)
+_json_encode_str: Any
+_make_json_encoder: Any
+
+
+def _json_setup() -> Any:
+    """Import json, set the C-encoder globals, and return ``_make_json_encoder``."""
+    global _json_default, _json_encode_str, _make_json_encoder
+    import json.encoder
+
+    _json_default = json.JSONEncoder().default
+    _json_encode_str = getattr(json.encoder, "encode_basestring_ascii", None)
+    _make_json_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if _make_json_encoder is None or _json_encode_str is None:
+        _make_json_encoder = None
+    else:
+        _probe_json_encoder()
+    return _make_json_encoder
 
 
 def _probe_json_encoder() -> None:
     global _make_json_encoder
+    import json
+
     probe = {"a": ["\u00e9</", 1.5, float("inf"), None, True], "b": {"1": -0.0}, "c": "x"}
     try:
         if json_encode(probe) != json.dumps(probe).replace("</", "<\\/"):
@@ -189,14 +221,10 @@ def _probe_json_encoder() -> None:
         _make_json_encoder = None
 
 
-if _make_json_encoder is None or _json_encode_str is None:
-    _make_json_encoder = None
-else:
-    _probe_json_encoder()
-
-
 def json_decode(value: str | bytes) -> Any:
     """Parse a JSON document given as ``str`` or (UTF-8) ``bytes``."""
+    import json
+
     return json.loads(value)
 
 
@@ -478,3 +506,17 @@ def linkify(
         return f'<a href="{href}"{params}>{url}</a>'
 
     return _URL_RE.sub(link, xhtml_escape(text))
+
+
+def __getattr__(name: str) -> Any:
+    # The lazily loaded names (see the NOTEs on the imports and json_encode).
+    if name in _JSON_GLOBALS:
+        _json_setup()
+        return globals()[name]
+    if name in ("json", "html"):
+        import importlib
+
+        module = importlib.import_module(name)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

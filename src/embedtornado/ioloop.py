@@ -49,20 +49,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import datetime
 import functools
 import inspect
 import logging
 import math
 import numbers
 import os
-import random
 import sys
 import time
 import typing
 import warnings
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from embedtornado import loop as _loop_seam
 from embedtornado.concurrent import (
@@ -73,6 +71,9 @@ from embedtornado.concurrent import (
     is_future,
 )
 from embedtornado.util import Configurable, TimeoutError, import_object
+
+if TYPE_CHECKING:
+    import datetime
 
 __all__ = [
     "AsyncIOLoop",
@@ -466,6 +467,8 @@ class IOLoop(Configurable):
         """
         if isinstance(deadline, numbers.Real):
             return self.call_at(deadline, callback, *args, **kwargs)
+        import datetime  # (not at the top: a server may never need it)
+
         if isinstance(deadline, datetime.timedelta):
             return self.call_at(self.time() + deadline.total_seconds(), callback, *args, **kwargs)
         raise TypeError(f"Unsupported deadline {deadline!r}")
@@ -851,6 +854,8 @@ class PeriodicCallback:
         callback_time: datetime.timedelta | float,
         jitter: float = 0,
     ) -> None:
+        import datetime  # (not at the top: a server may never need it)
+
         self.callback = callback
         if isinstance(callback_time, datetime.timedelta):
             self.callback_time = callback_time / datetime.timedelta(milliseconds=1)
@@ -905,6 +910,8 @@ class PeriodicCallback:
         """Advance ``_next_timeout`` past *current_time* on the period grid."""
         period = self.callback_time / 1000.0
         if self.jitter:
+            import random
+
             period *= 1 + self.jitter * (random.random() - 0.5)
         if self._next_timeout <= current_time:
             # Skip every slot that has already passed, landing on the first

@@ -30,20 +30,15 @@ call it directly::
 
 from __future__ import annotations
 
+import importlib
 import logging
-import logging.handlers
 import sys
 from typing import Any
 
-try:
-    import colorama
-except ImportError:
-    colorama = None  # type: ignore[assignment]
-
-try:
-    import curses
-except ImportError:
-    curses = None  # type: ignore[assignment]
+# NOTE(embedtornado): curses, colorama and logging.handlers load on first use
+# (a colour check, a log file), not at import: a server logging to a pipe or
+# the journal never needs them. ``log.curses`` / ``log.colorama`` still read
+# (and monkeypatch) as before: the module, or None when it is not installed.
 
 __all__ = [
     "LogFormatter",
@@ -62,6 +57,23 @@ app_log = logging.getLogger("embedtornado.application")
 gen_log = logging.getLogger("embedtornado.general")
 
 
+def _optional(name: str) -> Any:
+    """The module ``curses`` or ``colorama`` (imported on first use), or None if absent."""
+    g = globals()
+    if name not in g:
+        try:
+            g[name] = importlib.import_module(name)
+        except ImportError:
+            g[name] = None
+    return g[name]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("curses", "colorama"):
+        return _optional(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _stderr_supports_color() -> bool:
     """Tell whether `sys.stderr` is a terminal that can show colours.
 
@@ -72,9 +84,11 @@ def _stderr_supports_color() -> bool:
         isatty = getattr(sys.stderr, "isatty", None)
         if isatty is None or not isatty():
             return False
+        curses = _optional("curses")
         if curses is not None:
             curses.setupterm()
             return bool(curses.tigetnum("colors") > 0)
+        colorama = _optional("colorama")
         if colorama is not None:
             # colorama only helps once colorama.init() has wrapped stderr.
             return sys.stderr is getattr(colorama.initialise, "wrapped_stderr", object())
@@ -151,6 +165,7 @@ class LogFormatter(logging.Formatter):
         self._normal = ""
         if not (color and _stderr_supports_color()):
             return
+        curses = _optional("curses")
         if curses is not None:
             set_fg = curses.tigetstr("setaf") or curses.tigetstr("setf") or b""
             for levelno, number in colors.items():
@@ -215,17 +230,19 @@ def enable_pretty_logging(options: Any = None, logger: logging.Logger | None = N
         logger = logging.getLogger()
     logger.setLevel(getattr(logging, options.logging.upper()))
     if options.log_file_prefix:
+        from logging import handlers
+
         mode = options.log_rotate_mode
         channel: logging.Handler
         if mode == "size":
-            channel = logging.handlers.RotatingFileHandler(
+            channel = handlers.RotatingFileHandler(
                 filename=options.log_file_prefix,
                 maxBytes=options.log_file_max_size,
                 backupCount=options.log_file_num_backups,
                 encoding="utf-8",
             )
         elif mode == "time":
-            channel = logging.handlers.TimedRotatingFileHandler(
+            channel = handlers.TimedRotatingFileHandler(
                 filename=options.log_file_prefix,
                 when=options.log_rotate_when,
                 interval=options.log_rotate_interval,

@@ -40,7 +40,6 @@ frames, XSRF tokens); it is the live implementation of the ``wsmask`` twins.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import re
 import typing
 import warnings
@@ -48,7 +47,10 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from inspect import getfullargspec
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import datetime
 
 __all__ = [
     "ArgReplacer",

@@ -30,13 +30,9 @@ response, or a dict merged over them). See ``docs/security.md``.
 from __future__ import annotations
 
 import binascii
-import datetime
-import hmac
-import http.cookies
 import os
 import re
 import time
-import urllib.parse
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, overload
@@ -50,7 +46,14 @@ from embedtornado.web.decorators import _scheme_and_netloc
 from embedtornado.web.errors import HTTPError
 
 if TYPE_CHECKING:
+    import datetime
+    import http.cookies
+
     from embedtornado.web.application import Application
+
+# NOTE(embedtornado): datetime, hmac, http.cookies and urllib.parse are
+# imported in the methods that use them: a handler that sets no cookie and
+# checks no XSRF token never needs them (tests/test_startup.py).
 
 __all__ = ["DEFAULT_SECURITY_HEADERS", "SecurityMixin"]
 
@@ -159,6 +162,8 @@ class SecurityMixin:
            Other keyword arguments are passed to `http.cookies.Morsel`
            case-insensitively, with a `DeprecationWarning`.
         """
+        import http.cookies
+
         name = escape.native_str(name)
         value = escape.native_str(value)
         if _COOKIE_VALUE_FORBIDDEN_RE.search(value):
@@ -188,6 +193,8 @@ class SecurityMixin:
         if domain:
             morsel["domain"] = domain
         if expires_days is not None and not expires:
+            import datetime
+
             expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
                 days=expires_days
             )
@@ -226,6 +233,8 @@ class SecurityMixin:
                 raise TypeError(
                     f"clear_cookie() got an unexpected keyword argument '{excluded_arg}'"
                 )
+        import datetime
+
         expires = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=365)
         self.set_cookie(name, value="", expires=expires, **kwargs)
 
@@ -577,6 +586,8 @@ class SecurityMixin:
         _, expected, _ = self._get_raw_xsrf_token()
         if not token:
             raise HTTPError(403, "'_xsrf' argument has invalid format")
+        import hmac
+
         if not hmac.compare_digest(token, expected):
             raise HTTPError(403, "XSRF cookie does not match POST argument")
 
@@ -624,6 +635,8 @@ class SecurityMixin:
         return "Sec-Fetch-Site %s & origin %r not allowed" % (site, origin)
 
     def _origin_matches_host(self, origin: str) -> bool:
+        import urllib.parse
+
         netloc = urllib.parse.urlsplit(origin).netloc.lower()
         return netloc == self.request.headers.get("Host", "").lower()
 

@@ -51,8 +51,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import re
 import time
 from collections.abc import Callable
@@ -208,7 +206,14 @@ def _key_bytes(secret: str | bytes) -> bytes:
     return utf8(secret)
 
 
+# NOTE(embedtornado): hashlib and hmac are imported where they are used, so a
+# server that signs nothing never loads them (tests/test_startup.py).
+
+
 def _signature_v1(secret: str | bytes, *parts: str | bytes) -> bytes:
+    import hashlib
+    import hmac
+
     mac = hmac.new(_key_bytes(secret), digestmod=hashlib.sha1)
     for part in parts:
         mac.update(utf8(part))
@@ -216,6 +221,9 @@ def _signature_v1(secret: str | bytes, *parts: str | bytes) -> bytes:
 
 
 def _signature_v2(secret: str | bytes, signed: bytes) -> bytes:
+    import hashlib
+    import hmac
+
     return hmac.new(_key_bytes(secret), signed, hashlib.sha256).hexdigest().encode("ascii")
 
 
@@ -274,6 +282,8 @@ def _decode_v2(
     else:
         key = secret
     expected = _signature_v2(key, raw[: len(raw) - len(signature)])
+    import hmac
+
     if not hmac.compare_digest(signature, expected):
         return None
     if name_field != utf8(name):
@@ -293,6 +303,8 @@ def _decode_v1(
         return None
     encoded, timestamp_text, signature = parts
     expected = _signature_v1(secret, name, encoded, timestamp_text)
+    import hmac
+
     if not hmac.compare_digest(signature, expected):
         gen_log.warning("Invalid cookie signature %r", raw)
         return None

@@ -17,7 +17,6 @@ Applications rarely write transforms of their own.
 
 from __future__ import annotations
 
-import gzip
 from io import BytesIO
 
 from embedtornado import httputil
@@ -107,6 +106,8 @@ class GZipContentEncoding(OutputTransform):
             )
         if self._gzipping:
             headers["Content-Encoding"] = "gzip"
+            import gzip  # (here: a server that compresses nothing never loads it)
+
             self._gzip_value = BytesIO()
             self._gzip_file = gzip.GzipFile(
                 mode="w", fileobj=self._gzip_value, compresslevel=self.GZIP_LEVEL
