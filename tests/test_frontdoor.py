@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Self
 
 import pytest
 
@@ -70,7 +71,7 @@ class ServerProcess:
         if nofile is not None:
             args.append(str(nofile))
         self.log_path = log_path
-        self._log = open(log_path, "wb")
+        self._log = open(log_path, "wb")  # noqa: SIM115 (kept for the child's lifetime)
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._log)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().decode()
@@ -107,7 +108,7 @@ class ServerProcess:
         self.proc.stdout.close()
         self._log.close()
 
-    def __enter__(self) -> ServerProcess:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
