@@ -24,14 +24,14 @@ from __future__ import annotations
 import binascii
 import re
 import typing
-import urllib.parse
 from collections.abc import Callable, Container
 from typing import Any
 
-# NOTE(embedtornado): json and html load on first use (json_encode,
-# json_decode, xhtml_unescape), not at import: a server that sends no JSON
-# never needs them (tests/test_startup.py). ``escape.json`` and
-# ``escape.html`` still resolve, through __getattr__ at the end.
+# NOTE(embedtornado): json, html and urllib.parse load on first use
+# (json_encode, json_decode, xhtml_unescape, url_escape, url_unescape), not
+# at import: a server that sends no JSON never needs them
+# (tests/test_startup.py). ``escape.json``, ``escape.html`` and
+# ``escape.urllib`` still resolve, through __getattr__ at the end.
 
 # ---------------------------------------------------------------------------
 # str / bytes conversion
@@ -260,9 +260,24 @@ def url_escape(value: str | bytes, plus: bool = True) -> str:
     .. versionadded:: 3.1
         The ``plus`` argument
     """
+    try:
+        parse = _urllib_parse
+    except NameError:  # the first call
+        parse = _import_urllib_parse()
     if plus:
-        return urllib.parse.quote_plus(value)
-    return urllib.parse.quote(value)
+        return parse.quote_plus(value)
+    return parse.quote(value)
+
+
+_urllib_parse: Any  # urllib.parse once imported (annotation only: see url_escape)
+
+
+def _import_urllib_parse() -> Any:
+    global _urllib_parse
+    import urllib.parse
+
+    _urllib_parse = urllib.parse
+    return urllib.parse
 
 
 # bytes.translate table exchanging b"%" and b"=".
@@ -357,6 +372,8 @@ def url_unescape(
         # For ASCII input urllib decodes the whole string as one run of
         # bytes, which is what this does, without an object per escape.
         return _unquote_to_bytes(text.encode("ascii")).decode(encoding, "replace")
+    import urllib.parse
+
     return urllib.parse.unquote(text, encoding=encoding)
 
 
@@ -513,9 +530,11 @@ def __getattr__(name: str) -> Any:
     if name in _JSON_GLOBALS:
         _json_setup()
         return globals()[name]
-    if name in ("json", "html"):
+    if name in ("json", "html", "urllib"):
         import importlib
 
+        if name == "urllib":
+            importlib.import_module("urllib.parse")  # escape.urllib.parse, as before
         module = importlib.import_module(name)
         globals()[name] = module
         return module

@@ -473,4 +473,13 @@ def _load_websocket_mask() -> Callable[[bytes, bytes], bytes]:
 
 
 #: ``_websocket_mask(mask, data)``: *data* XOR the 4-byte *mask*, repeated.
-_websocket_mask = _load_websocket_mask()
+#: Loaded on first use (the compiled ``wsmask`` module is not needed by a
+#: server without WebSockets or XSRF cookies): see __getattr__.
+_websocket_mask: Callable[[bytes, bytes], bytes]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "_websocket_mask":
+        fn = globals()["_websocket_mask"] = _load_websocket_mask()
+        return fn
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

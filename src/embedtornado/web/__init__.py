@@ -43,6 +43,9 @@ with `.IOLoop.add_callback`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from embedtornado import _lazy
 from embedtornado.escape import _unicode, utf8  # noqa: F401
 from embedtornado.httpserver import HTTPServer
 from embedtornado.log import access_log, app_log, gen_log
@@ -86,16 +89,6 @@ from embedtornado.web.handler import (  # noqa: F401
     is_absolute,
 )
 from embedtornado.web.handlers import ErrorHandler, FallbackHandler, RedirectHandler
-from embedtornado.web.signing import (  # noqa: F401
-    DEFAULT_SIGNED_VALUE_MIN_VERSION,
-    DEFAULT_SIGNED_VALUE_VERSION,
-    MAX_SUPPORTED_SIGNED_VALUE_VERSION,
-    MIN_SUPPORTED_SIGNED_VALUE_VERSION,
-    _CookieSecretTypes,
-    create_signed_value,
-    decode_signed_value,
-    get_signature_key_version,
-)
 from embedtornado.web.static import StaticFileHandler
 from embedtornado.web.transforms import GZipContentEncoding, OutputTransform
 from embedtornado.web.uimodules import (  # noqa: F401
@@ -104,6 +97,41 @@ from embedtornado.web.uimodules import (  # noqa: F401
     _linkify,
     _xsrf_form_html,
 )
+
+if TYPE_CHECKING:
+    from embedtornado.web.signing import (  # noqa: F401
+        DEFAULT_SIGNED_VALUE_MIN_VERSION,
+        DEFAULT_SIGNED_VALUE_VERSION,
+        MAX_SUPPORTED_SIGNED_VALUE_VERSION,
+        MIN_SUPPORTED_SIGNED_VALUE_VERSION,
+        _CookieSecretTypes,
+        create_signed_value,
+        decode_signed_value,
+        get_signature_key_version,
+    )
+
+# NOTE(embedtornado): the signed-value names load with web.signing (hmac,
+# hashlib) on first access, not with this package: a server that signs no
+# cookie never imports them (tests/test_startup.py).
+_LAZY = {
+    name: "embedtornado.web.signing:" + name
+    for name in (
+        "DEFAULT_SIGNED_VALUE_MIN_VERSION",
+        "DEFAULT_SIGNED_VALUE_VERSION",
+        "MAX_SUPPORTED_SIGNED_VALUE_VERSION",
+        "MIN_SUPPORTED_SIGNED_VALUE_VERSION",
+        "_CookieSecretTypes",
+        "create_signed_value",
+        "decode_signed_value",
+        "get_signature_key_version",
+    )
+}
+__getattr__ = _lazy.module_getattr(__name__, _LAZY)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 #: Tornado's short name for `URLSpec` in handler lists.
 url = URLSpec

@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import functools
 import re
-import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlencode
 
 from embedtornado.web.errors import HTTPError
 
@@ -87,12 +85,14 @@ def authenticated(method: _HandlerMethod) -> _HandlerMethod:
             if self.request.method in ("GET", "HEAD"):
                 url = self.get_login_url()
                 if "?" not in url:
+                    import urllib.parse
+
                     if urllib.parse.urlsplit(url).scheme:
                         next_url = self.request.full_url()
                     else:
                         assert self.request.uri is not None
                         next_url = self.request.uri
-                    url += "?" + urlencode(dict(next=next_url))
+                    url += "?" + urllib.parse.urlencode(dict(next=next_url))
                 self.redirect(url)
                 return None
             raise HTTPError(403)
@@ -188,5 +188,7 @@ def _scheme_and_netloc(url: str) -> tuple[str, str]:
     # Browsers skip any number of slashes before an http(s) host, where
     # RFC 3986 (and urlsplit) sees an empty netloc in "///host".
     url = _LEADING_SLASHES_RE.sub("//", url)
+    import urllib.parse  # (here, not at the top: tests/test_startup.py)
+
     parts = urllib.parse.urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()

@@ -40,8 +40,7 @@ from typing import TYPE_CHECKING, Any, overload
 from embedtornado import escape, httputil
 from embedtornado.escape import utf8
 from embedtornado.log import gen_log
-from embedtornado.util import _websocket_mask
-from embedtornado.web import signing
+from embedtornado import util
 from embedtornado.web.decorators import _scheme_and_netloc
 from embedtornado.web.errors import HTTPError
 
@@ -51,9 +50,10 @@ if TYPE_CHECKING:
 
     from embedtornado.web.application import Application
 
-# NOTE(embedtornado): datetime, hmac, http.cookies and urllib.parse are
-# imported in the methods that use them: a handler that sets no cookie and
-# checks no XSRF token never needs them (tests/test_startup.py).
+# NOTE(embedtornado): datetime, hmac, http.cookies, urllib.parse, web.signing
+# and the compiled wsmask are imported in the methods that use them: a handler
+# that sets no cookie and checks no XSRF token never needs them
+# (tests/test_startup.py).
 
 __all__ = ["DEFAULT_SECURITY_HEADERS", "SecurityMixin"]
 
@@ -298,6 +298,8 @@ class SecurityMixin:
             key_version = settings.get("key_version")
             if key_version is None:
                 raise Exception("key_version setting must be used for secret_key dicts")
+        from embedtornado.web import signing
+
         return signing.create_signed_value(
             secret, name, value, version=version, key_version=key_version
         )
@@ -323,6 +325,8 @@ class SecurityMixin:
         self.require_setting("cookie_secret", "secure cookies")
         if value is None:
             value = self.get_cookie(name)
+        from embedtornado.web import signing
+
         return signing.decode_signed_value(
             self.application.settings["cookie_secret"],
             name,
@@ -344,6 +348,8 @@ class SecurityMixin:
             value = self.get_cookie(name)
         if value is None:
             return None
+        from embedtornado.web import signing
+
         return signing.get_signature_key_version(value)
 
     get_secure_cookie_key_version = get_signed_cookie_key_version
@@ -485,7 +491,7 @@ class SecurityMixin:
                 [
                     b"2",
                     binascii.b2a_hex(mask),
-                    binascii.b2a_hex(_websocket_mask(mask, raw)),
+                    binascii.b2a_hex(util._websocket_mask(mask, raw)),
                     b"%d" % int(timestamp),
                 ]
             )
@@ -555,7 +561,7 @@ class SecurityMixin:
             return None, None, None
         if len(mask) != 4 or not _DECIMAL_RE.fullmatch(timestamp_text):
             return None, None, None
-        return 2, _websocket_mask(mask, masked), float(int(timestamp_text))
+        return 2, util._websocket_mask(mask, masked), float(int(timestamp_text))
 
     def check_xsrf_cookie(self) -> None:
         """Refuse (403) a request whose XSRF token does not match the ``_xsrf`` cookie.
