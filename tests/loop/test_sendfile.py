@@ -61,6 +61,11 @@ def native_only(sf_loop, monkeypatch):
     return sf_loop
 
 
+def open_rb(path, mode: str = "rb"):
+    # (A local file: opening it cannot block the loop for long.)
+    return open(path, mode)
+
+
 def listener(small: bool = False) -> socket.socket:
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if small:
@@ -85,7 +90,7 @@ async def send_and_collect(loop, path, **kw):
     """Run loop.sendfile to a peer that reads everything; return (result, received, pos)."""
     with listener() as lsock:
         tr, proto, peer = await client_and_peer(loop, lsock)
-        with peer, open(path, "rb") as f:
+        with peer, open_rb(path) as f:
             reader = asyncio.ensure_future(recv_until_eof(loop, peer))
             sent = await loop.sendfile(tr, f, **kw)
             pos = f.tell()
@@ -146,7 +151,7 @@ def test_buffered_data_goes_first_and_writes_wait(native_only, blob):
     async def main():
         with listener(small=True) as lsock:
             tr, proto, peer = await client_and_peer(loop, lsock, small_sndbuf=True)
-            with peer, open(path, "rb") as f:
+            with peer, open_rb(path) as f:
                 head = b"H" * (512 * 1024)
                 tr.write(head)
                 assert tr.get_write_buffer_size() > 0
@@ -177,7 +182,7 @@ def test_slow_reader_flow_control(native_only, blob):
     async def main():
         with listener(small=True) as lsock:
             tr, proto, peer = await client_and_peer(loop, lsock, small_sndbuf=True)
-            with peer, open(path, "rb") as f:
+            with peer, open_rb(path) as f:
                 assert tr.is_reading()
                 task = asyncio.ensure_future(loop.sendfile(tr, f, count=1 << 20))
                 got = bytearray()
@@ -215,7 +220,7 @@ def test_peer_closes_mid_transfer(native_only, blob):
     async def main():
         with listener(small=True) as lsock:
             tr, proto, peer = await client_and_peer(loop, lsock, small_sndbuf=True)
-            with open(path, "rb") as f:
+            with open_rb(path) as f:
                 task = asyncio.ensure_future(loop.sendfile(tr, f))
                 assert await loop.sock_recv(peer, 1024)
                 peer.close()  # unread data: the kernel answers further segments with RST
@@ -244,7 +249,7 @@ def test_transport_closed_during_transfer(native_only, blob, how):
     async def main():
         with listener(small=True) as lsock:
             tr, proto, peer = await client_and_peer(loop, lsock, small_sndbuf=True)
-            with peer, open(path, "rb") as f:
+            with peer, open_rb(path) as f:
                 task = asyncio.ensure_future(loop.sendfile(tr, f))
                 first = await loop.sock_recv(peer, 1024)
                 assert first
@@ -267,7 +272,7 @@ def test_cancel_stops_transfer_and_transport_keeps_working(native_only, blob):
     async def main():
         with listener(small=True) as lsock:
             tr, proto, peer = await client_and_peer(loop, lsock, small_sndbuf=True)
-            with peer, open(path, "rb") as f:
+            with peer, open_rb(path) as f:
                 task = asyncio.ensure_future(loop.sendfile(tr, f))
                 first = await loop.sock_recv(peer, 1024)
                 task.cancel()
@@ -325,7 +330,7 @@ def test_bad_arguments(sf_loop, blob, tmp_path):
     async def main():
         with listener() as lsock:
             tr, proto, peer = await client_and_peer(loop, lsock)
-            with peer, open(path, "rb") as f, open(text) as tf:
+            with peer, open_rb(path) as f, open_rb(text, "r") as tf:
                 with pytest.raises(ValueError):
                     await loop.sendfile(tr, tf)
                 with pytest.raises(ValueError):
@@ -368,7 +373,7 @@ def test_tls_uses_the_fallback(sf_loop, blob):
             tr, _proto = await loop.create_connection(
                 asyncio.Protocol, *server.sockets[0].getsockname(),
                 ssl=tls_client_context(), server_hostname="localhost")
-            with open(path, "rb") as f:
+            with open_rb(path) as f:
                 with pytest.raises(RuntimeError):
                     await loop.sendfile(tr, f, fallback=False)
                 assert await loop.sendfile(tr, f, offset=5, count=count) == count

@@ -17,6 +17,8 @@ from embedtornado._speedups.httpparse cimport RequestParser
 
 # connection phases (module constants of the .py; C ints here)
 cdef int _IDLE, _BODY, _HANDLER, _CLOSED
+# what happens once a file being sent is out (HTTP1ServerProtocol._file_close)
+cdef int _FILE_KEEP, _FILE_CLOSE_AFTER, _FILE_CLOSE, _FILE_ABORT
 
 @cython.locals(parser=RequestParser)
 cpdef object _take_parser(object params)
@@ -73,6 +75,10 @@ cdef class HTTP1ServerProtocol:
     cdef public bint _continue_pending
     cdef public bytes _rest
     cdef public Py_ssize_t _rest_pos
+    cdef public object _sender
+    cdef public list _out_queue
+    cdef public double _sendfile_since
+    cdef public int _file_close
 
     @cython.locals(parser=RequestParser, ev=int, rest=bytes, data=bytes, pos=Py_ssize_t,
                    end=Py_ssize_t)

@@ -24,6 +24,11 @@ that buffer passes its limit).
 Timeouts use one lazily re-armed timer per connection: the time allowed for a
 request head (``header_timeout``, from when the connection became idle), for a
 stalled or too slow body, and for a peer that stops reading its responses.
+
+A body can also come from a file: ``connection.write_file(file, offset,
+count)`` sends that region with ``loop.sendfile`` (zero-copy ``sendfile(2)``)
+on a plain socket, or reads and writes it in chunks elsewhere (TLS). Output
+written meanwhile queues behind it, in order.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from asyncio.constants import _SendfileMode
 from typing import TYPE_CHECKING, Any, Callable
 
 from embedtornado import _accel
@@ -64,6 +70,25 @@ _CLOSED = 3
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _NO_BODY_STATUSES = (204, 304)
+
+# What happens to the connection once the file being sent is out
+# (HTTP1ServerProtocol._file_close).
+_FILE_KEEP = 0  # nothing: carry on
+_FILE_CLOSE_AFTER = 1  # the response is complete: close when the file is out
+_FILE_CLOSE = 2  # closing: stop sending the file, then close the transport
+_FILE_ABORT = 3  # aborting: stop sending the file, then abort the transport
+
+#: write_file's zero-copy slices (one loop.sendfile call each): the first
+#: size, and the bounds of the later ones (see _FileSender).
+_SLICE_FIRST = 64 * 1024
+_SLICE_MIN = 64 * 1024
+_SLICE_MAX = 64 * 1024 * 1024
+#: write_file's chunk size where it reads and writes (TLS), and the chunks
+#: written per loop iteration at most.
+_PUMP_CHUNK = 64 * 1024
+_PUMP_BATCH = 16
+_SendfileNotAvailableError = asyncio.SendfileNotAvailableError
+_TRY_NATIVE = _SendfileMode.TRY_NATIVE
 
 
 class _RateLimitedLog:
@@ -153,6 +178,24 @@ def _take_parser(params: HTTP1ConnectionParameters) -> Any:
 def _give_back_parser(params: HTTP1ConnectionParameters, parser: Any) -> None:
     if len(_parser_pool) < _PARSER_POOL_SIZE:
         _parser_pool.append((params, parser))
+
+
+def _chain(source: asyncio.Future, target: asyncio.Future) -> None:
+    """Resolve ``target`` as ``source`` resolves (a failure is marked retrieved)."""
+    if source.done():
+        _copy_outcome(source, target)
+    else:
+        source.add_done_callback(lambda f: _copy_outcome(f, target))
+
+
+def _copy_outcome(source: asyncio.Future, target: asyncio.Future) -> None:
+    if target.done():
+        return
+    if source.cancelled() or source.exception() is not None:
+        target.set_exception(StreamClosedError())
+        target.exception()
+    else:
+        target.set_result(None)
 
 
 def _error_response(code: int, reason: str) -> bytes:
@@ -278,6 +321,58 @@ class HTTP1Connection:
             raise HTTPOutputError("write called after finish")
         return self._proto._send(self._format_chunk(chunk))
 
+    def write_file(self, file: Any, offset: int, count: int) -> asyncio.Future:
+        """Send ``count`` bytes of ``file`` from ``offset`` as the next piece of the body.
+
+        On a plain socket the bytes go from the file to the socket with
+        ``loop.sendfile`` (``sendfile(2)``, no copy through Python); on other
+        transports (TLS), for a file object without a file descriptor, or a
+        file ``sendfile(2)`` cannot read, they are read and written in 64 KiB
+        chunks. The response's framing applies as for `write` (chunk-encoded
+        when chunked; counted against ``Content-Length``). Whatever is written
+        while the file is being sent waits behind it.
+
+        Returns a future that resolves when the bytes are sent (zero-copy) or
+        handed to the transport, and fails with `.StreamClosedError` when the
+        connection closes first. A file shorter than ``offset + count`` ends
+        the connection (the body cannot be completed) and fails the future
+        with `.HTTPOutputError`. The file is not closed, and its position
+        afterwards is unspecified.
+        """
+        if not self._write_started:
+            raise HTTPOutputError("write_file called before write_headers")
+        if self._write_finished:
+            raise HTTPOutputError("write_file called after finish")
+        if type(offset) is not int or offset < 0:
+            raise ValueError("offset must be a non-negative integer, not %r" % (offset,))
+        if type(count) is not int or count <= 0:
+            raise ValueError("count must be a positive integer, not %r" % (count,))
+        remaining = self._expected_content_remaining
+        if remaining is not None:
+            remaining -= count
+            self._expected_content_remaining = remaining
+            if remaining < 0:
+                self._proto._abort()
+                raise HTTPOutputError("Tried to write more data than Content-Length")
+        proto = self._proto
+        if proto._closing:
+            f = proto._loop.create_future()
+            f.set_exception(StreamClosedError())
+            f.exception()
+            return f
+        if self._chunking_output:
+            proto._send(b"%x\r\n" % count)
+        sender = _FileSender(self, file, offset, count, proto._can_sendfile(file))
+        queue = proto._out_queue
+        if queue is None:
+            queue = proto._out_queue = []
+        if proto._sender is None:
+            proto._sender = sender
+            sender.start()
+        else:
+            queue.append(sender)
+        return sender.future
+
     def finish(self) -> None:
         """End the response; the connection then reads the next request or closes."""
         if self._write_finished:
@@ -387,6 +482,174 @@ class HTTP1Connection:
                 app_log.error("Exception in close callback", exc_info=True)
 
 
+class _FileSender:
+    """One `HTTP1Connection.write_file` call: a file region on its way to the peer.
+
+    Zero-copy (``native``): the region goes out in slices, each one
+    ``loop.sendfile`` call. The connection's write timeout
+    (``header_timeout``) applies to each slice, and each slice after the
+    first is sized to take about a quarter of that timeout at the speed the
+    peer has shown (within `_SLICE_MIN` and `_SLICE_MAX`), so a slow but
+    steady reader is not cut off and a fast one costs few calls. Otherwise the
+    region is read and written in `_PUMP_CHUNK` pieces, pausing while the
+    transport's buffer is over its limit, like any other body.
+    """
+
+    def __init__(self, conn: HTTP1Connection, file: Any, offset: int, count: int,
+                 native: bool) -> None:
+        self.conn = conn
+        self.proto = conn._proto
+        self.file = file
+        self.offset = offset
+        self.remaining = count
+        self.native = native
+        self.future = self.proto._loop.create_future()
+        self.task: Any = None
+        self.slice = _SLICE_FIRST
+        self.slice_len = 0
+        self.slice_started = 0.0
+        self.stopped = False
+
+    def start(self) -> None:
+        if self.native:
+            self._next_slice()
+        else:
+            self.proto._loop.call_soon(self._pump)
+
+    def stop(self) -> None:
+        """Stop sending (the connection is closing); `HTTP1ServerProtocol._file_sent` follows."""
+        if self.stopped:
+            return
+        self.stopped = True
+        if self.task is not None:
+            # Finished in _slice_done, once the loop has let go of the socket.
+            self.task.cancel()
+        else:
+            self._done(StreamClosedError())
+
+    # --- zero-copy ------------------------------------------------------------
+
+    def _next_slice(self) -> None:
+        proto = self.proto
+        loop = proto._loop
+        n = min(self.slice, self.remaining)
+        self.slice_len = n
+        self.slice_started = loop.time()
+        proto._sendfile_since = self.slice_started
+        proto._arm_timer()
+        self.task = asyncio.ensure_future(
+            loop.sendfile(proto.transport, self.file, self.offset, n, fallback=False))
+        self.task.add_done_callback(self._slice_done)
+
+    def _slice_done(self, task: asyncio.Future) -> None:
+        self.task = None
+        proto = self.proto
+        proto._sendfile_since = 0.0
+        if self.stopped or task.cancelled():
+            self._done(StreamClosedError())
+            return
+        exc = task.exception()
+        if exc is not None:
+            if isinstance(exc, _SendfileNotAvailableError):
+                # Nothing was sent: sendfile(2) cannot read this file.
+                self.native = False
+                self._pump()
+            else:
+                self._done(StreamClosedError(exc))
+            return
+        sent = task.result()
+        self.offset += sent
+        self.remaining -= sent
+        if sent < self.slice_len:
+            self._short()
+            return
+        if self.remaining <= 0:
+            self._done(None)
+            return
+        header_timeout = proto.params.header_timeout
+        if header_timeout:
+            elapsed = proto._loop.time() - self.slice_started
+            rate = sent / elapsed if elapsed > 0 else float(_SLICE_MAX)
+            size = int(rate * header_timeout / 4)
+            size = min(size, self.slice * 8)  # grow gradually
+        else:
+            size = _SLICE_MAX
+        self.slice = max(_SLICE_MIN, min(size, _SLICE_MAX))
+        self._next_slice()
+
+    # --- read and write -----------------------------------------------------------
+
+    def _pump(self) -> None:
+        proto = self.proto
+        transport = proto.transport
+        for _ in range(_PUMP_BATCH):
+            if self.stopped:
+                return
+            if self.remaining <= 0:
+                self._done(None)
+                return
+            try:
+                self.file.seek(self.offset)
+                data = self.file.read(min(_PUMP_CHUNK, self.remaining))
+            except Exception as e:
+                app_log.error("Error reading %r for write_file", self.file, exc_info=True)
+                self._done(HTTPOutputError("cannot read the file: %s" % e))
+                return
+            if not data:
+                self._short()
+                return
+            n = len(data)
+            self.offset += n
+            self.remaining -= n
+            transport.write(data)
+            if proto._writing_paused:
+                f = proto._loop.create_future()
+                if proto._drain_waiters is None:
+                    proto._drain_waiters = [f]
+                else:
+                    proto._drain_waiters.append(f)
+                f.add_done_callback(self._drained)
+                return
+            if transport.is_closing():
+                return  # a write failed: connection_lost stops this sender
+        proto._loop.call_soon(self._pump)
+
+    def _drained(self, f: asyncio.Future) -> None:
+        if self.stopped:
+            return
+        if f.cancelled() or f.exception() is not None:
+            self._done(StreamClosedError())
+        else:
+            self._pump()
+
+    # --- the end ------------------------------------------------------------------
+
+    def _short(self) -> None:
+        self._done(HTTPOutputError("write_file: the file ended %d bytes early"
+                                   % self.remaining))
+
+    def _done(self, exc: BaseException | None, current: bool = True) -> None:
+        """The end: ``exc`` None for success. ``current``: this was the file being sent."""
+        if self.future.done():
+            return
+        self.stopped = True
+        self.file = None
+        if exc is None:
+            if self.conn._chunking_output:
+                self.proto.transport.write(b"\r\n")
+            self.future.set_result(None)
+            if current:
+                self.proto._file_sent(None)
+        else:
+            if current:
+                # The connection is closed first, so that (as on the chunked
+                # path) connection_lost, and the handler's on_connection_close,
+                # come before the caller learns that the write failed.
+                self.proto._file_sent(exc)
+            self.future.set_exception(exc)
+            self.future.exception()  # mark retrieved: the caller may be gone
+
+
 class HTTP1ServerProtocol:
     """The server side of one HTTP/1.x connection (Tornado's ``HTTP1ServerConnection``).
 
@@ -433,6 +696,12 @@ class HTTP1ServerProtocol:
         # the next slice starts.
         self._rest: bytes | None = None
         self._rest_pos = 0
+        # write_file: the file being sent, what was written behind it, when
+        # its current zero-copy slice started, and what to do when it is out.
+        self._sender: _FileSender | None = None
+        self._out_queue: list[Any] | None = None
+        self._sendfile_since = 0.0
+        self._file_close = _FILE_KEEP
 
     # --- asyncio protocol callbacks --------------------------------------------
 
@@ -452,8 +721,11 @@ class HTTP1ServerProtocol:
         if parser is None:
             parser = self._parser = _take_parser(self.params)
         parser.feed(data)
-        if self._phase == _HANDLER or self._waiting or self._writing_paused:
-            if not self._reading_paused and parser.pending() > self._max_pending:
+        if (self._phase == _HANDLER or self._waiting or self._writing_paused
+                or self._sender is not None):
+            # (Paused already and still called: loop.sendfile resumed the
+            # transport's reading after a file; pause it again.)
+            if parser.pending() > self._max_pending:
                 self._reading_paused = True
                 self.transport.pause_reading()
             return
@@ -470,7 +742,9 @@ class HTTP1ServerProtocol:
             _malformed_log.log("Connection from %s closed in the middle of a request",
                                self.context)
         self._close()
-        return False
+        # A file still being sent holds the socket until loop.sendfile lets
+        # go of it; the transport is closed then (_file_sent), not now.
+        return self._sender is not None
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._closing = True
@@ -487,6 +761,8 @@ class HTTP1ServerProtocol:
                 if not f.done():
                     f.set_exception(StreamClosedError(exc))
                     f.exception()  # mark retrieved: nobody may be waiting
+        if self._sender is not None:
+            self._sender.stop()
         request = self._request
         delegate = self._delegate
         self._request = None
@@ -535,8 +811,8 @@ class HTTP1ServerProtocol:
     def _process(self) -> None:
         """Pull parser events while the current request can take them."""
         parser = self._parser
-        if parser is None:
-            return
+        if parser is None or self._sender is not None:
+            return  # (a file being sent: _file_sent resumes)
         while True:
             rest = self._rest
             if rest is not None:
@@ -688,7 +964,10 @@ class HTTP1ServerProtocol:
             self._loop.call_soon(self._close)
             return
         if request._disconnect_on_finish:
-            self._close()
+            if self._sender is not None:
+                self._file_close = _FILE_CLOSE_AFTER
+            else:
+                self._close()
             return
         if self._phase == _HANDLER:
             self._next_request()
@@ -736,6 +1015,11 @@ class HTTP1ServerProtocol:
             f.set_exception(StreamClosedError())
             f.exception()
             return f
+        if self._sender is not None:
+            # A file is being sent: this goes out after it.
+            f = self._loop.create_future()
+            self._out_queue.append((data, f))  # type: ignore[union-attr]
+            return f
         self.transport.write(data)
         if self._writing_paused:
             f = self._loop.create_future()
@@ -755,18 +1039,91 @@ class HTTP1ServerProtocol:
             _done_future_loop = self._loop
         return f
 
+    def _can_sendfile(self, file: Any) -> bool:
+        """Whether write_file can send ``file`` zero-copy on this connection."""
+        if getattr(self.transport, "_sendfile_compatible", None) is not _TRY_NATIVE:
+            return False  # TLS, or a transport loop.sendfile knows nothing about
+        try:
+            file.fileno()
+        except (AttributeError, OSError, ValueError):
+            return False
+        return True
+
+    def _file_sent(self, exc: BaseException | None) -> None:
+        """Called by the `_FileSender` that was sending once it is done."""
+        self._sender = None
+        self._sendfile_since = 0.0
+        if exc is not None and not self._closing:
+            # The body cannot be completed: the connection has to go.
+            self._closing = True
+            self._file_close = _FILE_ABORT
+        queue = self._out_queue
+        if self._closing:
+            self._out_queue = None
+            if queue:
+                for item in queue:
+                    if type(item) is tuple:
+                        f = item[1]
+                        if not f.done():
+                            f.set_exception(StreamClosedError())
+                            f.exception()
+                    else:
+                        item._done(StreamClosedError(), False)
+            how = self._file_close
+            self._file_close = _FILE_KEEP
+            if self.transport is not None and not self._detached:
+                if how == _FILE_CLOSE:
+                    self.transport.close()
+                else:
+                    self.transport.abort()
+            return
+        # What waited behind the file goes out now, up to the next file.
+        while queue and self._sender is None:
+            item = queue.pop(0)
+            if type(item) is tuple:
+                data, f = item
+                _chain(self._send(data), f)
+            else:
+                self._sender = item
+                item.start()
+        if self._sender is not None:
+            return
+        if self._file_close == _FILE_CLOSE_AFTER:
+            self._file_close = _FILE_KEEP
+            self._close()
+            return
+        if self._reading_paused:
+            self.transport.pause_reading()  # loop.sendfile resumes reading after a file
+        if self._phase != _HANDLER:
+            if self._phase == _IDLE:
+                self._phase_since = self._loop.time()
+            self._arm_timer()
+            if not self._scheduled:
+                self._scheduled = True
+                self._loop.call_soon(self._resume)
+
     # --- closing ----------------------------------------------------------------
 
     def _close(self) -> None:
         """Close after the buffered output is sent."""
         if not self._closing:
             self._closing = True
+            if self._sender is not None:
+                # A file is being sent: stop it first (loop.sendfile must let
+                # go of the socket before the transport closes it).
+                self._file_close = _FILE_CLOSE
+                self._sender.stop()
+                return
             self.transport.close()
 
     def _abort(self) -> None:
         """Close now, dropping buffered output."""
         if not self._closing:
             self._closing = True
+        if self._sender is not None:
+            self._file_close = _FILE_ABORT
+            self._sender.stop()
+            return
         if self.transport is not None and not self._detached:
             self.transport.abort()
 
@@ -794,8 +1151,13 @@ class HTTP1ServerProtocol:
 
     def _deadline(self) -> float:
         """When the current phase times out (0 for never)."""
+        if self._sendfile_since:
+            # A zero-copy slice of a file (see _FileSender) being sent.
+            return self._sendfile_since + self.params.header_timeout
         if self._writing_paused:
             return self._paused_since + self.params.header_timeout
+        if self._sender is not None:
+            return 0.0  # a file is going out; _file_sent re-arms the timer
         phase = self._phase
         if phase == _IDLE:
             return self._phase_since + self.params.header_timeout
@@ -825,7 +1187,7 @@ class HTTP1ServerProtocol:
         if self._loop.time() < d:
             self._timer = self._loop.call_at(d, self._on_timer)
             return
-        if self._writing_paused:
+        if self._writing_paused or self._sendfile_since:
             _timeout_log.log("Timeout writing to %s", self.context)
             self._abort()
         elif self._phase == _IDLE:

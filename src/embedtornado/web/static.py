@@ -22,9 +22,15 @@ computed once and cached), ``Last-Modified``, a ``Content-Type`` from
 `mimetypes`, and for versioned URLs (``?v=``) ``Expires`` and
 ``Cache-Control: max-age`` of `StaticFileHandler.CACHE_MAX_AGE`. Conditional
 requests (``If-None-Match``, ``If-Modified-Since``) get 304, a single
-``Range`` gets 206 (416 when unsatisfiable). The body is read and sent in
-64 KiB chunks, and each chunk waits until the client has taken the previous
-ones, so a large file to a slow client costs a bounded amount of memory.
+``Range`` gets 206 (416 when unsatisfiable).
+
+The body goes from the file to the socket with ``sendfile(2)`` (through
+``loop.sendfile``) when the connection is a plain socket of embedtornado's
+HTTP server, `get_content` is not overridden, and no output transform
+changes the bytes (a gzip-compressed response is read and compressed). In
+every other case it is read and sent in 64 KiB chunks, each waiting until
+the client has taken the previous ones. Either way a large file to a slow
+client costs a bounded amount of memory.
 
 Paths are checked twice: as written (``..``, absolute paths and sibling
 directories that merely share the root's name prefix are refused with 403),
@@ -37,7 +43,7 @@ served: directories, devices, FIFOs and sockets are 403, missing files 404.
    and, on POSIX, looks the second up as part of a file name); the body sent
    never exceeds the ``Content-Length`` announced, even if the file grows
    meanwhile; the file is closed as soon as the response ends or the client
-   goes away. Files are sent with ``read``/``write``, not ``os.sendfile`` (yet).
+   goes away. Tornado always reads and writes the file in chunks.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ from embedtornado.log import gen_log
 from embedtornado.web.decorators import _is_protocol_relative
 from embedtornado.web.errors import HTTPError
 from embedtornado.web.handler import RequestHandler
+from embedtornado.web.transforms import GZipContentEncoding, OutputTransform
 
 __all__ = ["StaticFileHandler"]
 
@@ -193,8 +200,65 @@ class StaticFileHandler(RequestHandler):
         if not include_body:
             assert self.request.method == "HEAD"
             return
+        if content_length > 0 and self._can_send_file():
+            file = self._open_regular_file()
+            if file is not None:
+                with file:
+                    await self._send_file(file, first, content_length)
+                return
         await self._send_content(self.get_content(self.absolute_path, start, end),
                                  content_length)
+
+    def _can_send_file(self) -> bool:
+        """Whether the body can go from the file to the connection without passing through here.
+
+        Only when the content is the base class's (`get_content` not
+        overridden), the connection can send files (embedtornado's HTTP/1
+        server), and no output transform would change the bytes.
+        """
+        if getattr(type(self).get_content, "__func__", None) is not _BASE_GET_CONTENT:
+            return False
+        if not hasattr(self.request.connection, "write_file"):
+            return False
+        for transform in self._transforms:
+            kind = type(transform)
+            if kind is GZipContentEncoding:
+                # The decision its transform_first_chunk is about to make
+                # for a response sent in several pieces.
+                gz: Any = transform
+                ctype = self._headers.get("Content-Type", "").split(";")[0]
+                if (gz._gzipping and gz._compressible_type(ctype)
+                        and "Content-Encoding" not in self._headers):
+                    return False
+            elif kind is not OutputTransform:
+                return False
+        return True
+
+    def _open_regular_file(self) -> Any:
+        """``self.absolute_path`` opened for reading, or None unless it is still a regular file."""
+        assert self.absolute_path is not None
+        try:
+            # O_NONBLOCK: a FIFO swapped in since validation cannot block the open.
+            fd = os.open(self.absolute_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return None  # the chunked path reports it
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                return None
+        except OSError:
+            os.close(fd)
+            return None
+        return open(fd, "rb", buffering=0)
+
+    async def _send_file(self, file: Any, offset: int, length: int) -> None:
+        """Send the headers, then ``length`` bytes of ``file`` from ``offset`` (zero-copy)."""
+        try:
+            await self.flush()
+            await self.request.connection.write_file(  # type: ignore[union-attr]
+                file, offset, length)
+        except iostream.StreamClosedError:
+            return
 
     async def _send_content(self, content: bytes | Iterable[bytes], length: int) -> None:
         """Write ``content``, flushing each chunk and waiting for the client to take it."""
@@ -478,6 +542,9 @@ class StaticFileHandler(RequestHandler):
                     del versions[next(iter(versions))]
             versions[abs_path] = version
             return version or None
+
+
+_BASE_GET_CONTENT = StaticFileHandler.get_content.__func__  # type: ignore[attr-defined]
 
 
 def _root_prefix(root: str, absolute_path: str, shown_path: str) -> str:
