@@ -24,13 +24,14 @@ computed once and cached), ``Last-Modified``, a ``Content-Type`` from
 requests (``If-None-Match``, ``If-Modified-Since``) get 304, a single
 ``Range`` gets 206 (416 when unsatisfiable).
 
-The body goes from the file to the socket with ``sendfile(2)`` (through
-``loop.sendfile``) when the connection is a plain socket of embedtornado's
-HTTP server, `get_content` is not overridden, and no output transform
-changes the bytes (a gzip-compressed response is read and compressed). In
-every other case it is read and sent in 64 KiB chunks, each waiting until
-the client has taken the previous ones. Either way a large file to a slow
-client costs a bounded amount of memory.
+A body larger than one 64 KiB chunk goes from the file to the socket with
+``sendfile(2)`` (through ``loop.sendfile``) when the connection is a plain
+socket of embedtornado's HTTP server, `get_content` is not overridden, and
+no output transform changes the bytes (a gzip-compressed response is read
+and compressed). Otherwise it is read and sent in 64 KiB chunks, each
+waiting until the client has taken the previous ones (a small file then
+goes out with the headers in one write, which is cheaper than a sendfile).
+Either way a large file to a slow client costs a bounded amount of memory.
 
 Paths are checked twice: as written (``..``, absolute paths and sibling
 directories that merely share the root's name prefix are refused with 403),
@@ -200,7 +201,7 @@ class StaticFileHandler(RequestHandler):
         if not include_body:
             assert self.request.method == "HEAD"
             return
-        if content_length > 0 and self._can_send_file():
+        if content_length > _CHUNK_SIZE and self._can_send_file():
             file = self._open_regular_file()
             if file is not None:
                 with file:
