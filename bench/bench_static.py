@@ -9,9 +9,12 @@ Two files are served from a temporary directory: ``small.bin`` (4 KiB) and
 program, written here into the work directory, that mounts the directory
 with the ``static_path`` setting; the embedtornado program is the Tornado
 one with ``tornado`` replaced by ``embedtornado`` (the port rule), and the
-"twins" row runs it with ``EMBEDTORNADO_NO_EXTENSIONS=1``. nginx serves the
-same directory under ``location /static/`` with ``sendfile on`` (its usual
-setting, and the ceiling: it never copies the file through user space).
+"twins" row runs it with ``EMBEDTORNADO_NO_EXTENSIONS=1``. The "chunked" row
+runs it with ``--chunked=true``: a ``static_handler_class`` whose
+``get_content`` merely calls the base one, which makes embedtornado read and
+write the file in 64 KiB chunks as Tornado does (the path before sendfile).
+nginx serves the same directory under ``location /static/`` with ``sendfile
+on`` (its usual setting: it never copies the file through user space).
 
 The method is bench_http.py's, and so are its helpers (imported from it):
 each server runs in its own process group pinned to core 0, ``wrk -t1`` is
@@ -21,8 +24,8 @@ table row is the median of the runs: requests/s, body MB/s (requests/s times
 the file size, in 10^6 bytes), p99 latency, the ratios to Tornado and to
 embedtornado, the server's CPU share and requests per CPU-second.
 
-embedtornado sends files with ``read()`` and ``write()`` in 64 KiB chunks
-(as Tornado does); ``os.sendfile`` is for later, with the event loop.
+embedtornado sends a file with ``loop.sendfile`` (``sendfile(2)``) on a
+plain connection; Tornado reads and writes it in 64 KiB chunks.
 """
 
 from __future__ import annotations
@@ -65,10 +68,21 @@ from tornado.options import define, options
 define("port", default=8000, type=int, help="run server on the given port.")
 define("address", default="127.0.0.1", help="address to listen on.")
 define("root", default=".", help="the directory to serve under /static/.")
+define("chunked", default=False, type=bool, help="override get_content (chunked path)")
+
+
+class ChunkedStaticFileHandler(tornado.web.StaticFileHandler):
+    @classmethod
+    def get_content(cls, abspath, start=None, end=None):
+        return super().get_content(abspath, start, end)
+
 
 if __name__ == "__main__":
     tornado.options.parse_command_line()
-    app = tornado.web.Application([], static_path=options.root)
+    settings = {}
+    if options.chunked:
+        settings["static_handler_class"] = ChunkedStaticFileHandler
+    app = tornado.web.Application([], static_path=options.root, **settings)
     server = tornado.httpserver.HTTPServer(app)
     server.listen(options.port, options.address)
     tornado.ioloop.IOLoop.current().start()
@@ -114,7 +128,9 @@ SERVER_LIST = [
     StaticServer("tornado", "Tornado 6.6.1", "tornado"),
     StaticServer("embedtornado", "embedtornado", "embedtornado"),
     StaticServer("embedtornado-twins", "embedtornado (twins)", "embedtornado", ["--twin"]),
-    StaticServer("nginx", "nginx (sendfile, ceiling)", "nginx"),
+    StaticServer("embedtornado-chunked", "embedtornado (chunked)", "embedtornado",
+                 ["--chunked=true"]),
+    StaticServer("nginx", "nginx (sendfile)", "nginx"),
 ]
 
 
@@ -286,6 +302,7 @@ def format_table(scenario: str, rows: list[Row], args: argparse.Namespace, pin_n
 
     tornado = next((rps(r) for r in rows if r.server.name == "tornado"), None)
     ours = next((rps(r) for r in rows if r.server.name == "embedtornado"), None)
+    nginx = next((rps(r) for r in rows if r.server.name == "nginx"), None)
     tornado_cpu = next((per_cpu(r) for r in rows if r.server.name == "tornado"), None)
 
     def ratio(value: float | None, base: float | None) -> str:
@@ -298,8 +315,9 @@ def format_table(scenario: str, rows: list[Row], args: argparse.Namespace, pin_n
         "   MB/s = req/s x file size (10^6 bytes of body); CPU% and req/CPU-s as in bench_http",
         "",
         (f"{'server':<28} {'req/s':>8} {'MB/s':>8} {'p99 ms':>7} {'x Tornado':>9} "
-         f"{'x embedt.':>9} {'CPU%':>5} {'req/CPU-s':>9} {'x Tornado':>9}  runs req/s"),
-        "-" * 118,
+         f"{'x embedt.':>9} {'x nginx':>8} {'CPU%':>5} {'req/CPU-s':>9} {'x Tornado':>9}"
+         f"  runs req/s"),
+        "-" * 127,
     ]
     for row in rows:
         value = rps(row)
@@ -310,7 +328,8 @@ def format_table(scenario: str, rows: list[Row], args: argparse.Namespace, pin_n
         share = statistics.median(r.cpu_share for r in row.runs) * 100
         cpu = per_cpu(row)
         line = (f"{row.server.label:<28} {value:>8.0f} {value * size / 1e6:>8.1f} {p99:>7.2f} "
-                f"{ratio(value, tornado):>9} {ratio(value, ours):>9} {share:>5.0f} "
+                f"{ratio(value, tornado):>9} {ratio(value, ours):>9} "
+                f"{ratio(value, nginx):>8} {share:>5.0f} "
                 f"{(f'{cpu:.0f}' if cpu else '-'):>9} {ratio(cpu, tornado_cpu):>9}  "
                 + " ".join(f"{r.rps:.0f}" for r in row.runs))
         bad = sum(r.non_2xx for r in row.runs)

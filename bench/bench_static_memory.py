@@ -4,16 +4,19 @@
     python bench/bench_static_memory.py --size-mib 256 --clients 20 --seconds 5
 
 Issue 5 asks that memory stay flat while a big static file streams to many
-clients. Each server (Tornado 6.6.1's StaticFileHandler, embedtornado's, the
-twins) serves a sparse file of ``--size-mib`` from the same directory, using
-bench_static.py's programs (the embedtornado one is the Tornado one with the
-imports renamed). ``--clients`` raw-socket clients each send one GET and then
-read slowly (``--rate-kib`` KiB/s each, so the server's send buffers and its
-own queue fill) for ``--seconds``, then hang up. The server's RSS
-(``/proc/<pid>/status``) is sampled every 50 ms; the table shows RSS before,
-the peak, the growth, and how many bytes the clients received in all. A server
-that reads the file whole, or queues a file's worth of chunks for a slow
-client, shows a growth near the file size (or a multiple of it).
+clients. Each server (Tornado 6.6.1's StaticFileHandler; embedtornado's, which
+sends it with ``sendfile(2)``; the twins, on asyncio's loop and its
+sendfile; embedtornado with ``--chunked=true``, which reads and writes 64 KiB
+chunks as Tornado does; nginx with ``sendfile on``) serves a sparse file of
+``--size-mib`` from the same directory, using bench_static.py's programs and
+nginx configuration. ``--clients`` raw-socket clients each send one GET and
+then read slowly (``--rate-kib`` KiB/s each, so the server's send buffers and
+its own queue fill) for ``--seconds``, then hang up. The server's RSS (the sum
+of ``/proc/<pid>/status`` over its process group: nginx's master and worker)
+is sampled every 50 ms; the table shows RSS before, the peak, the growth, and
+how many bytes the clients received in all. A server that reads the file
+whole, or queues a file's worth of chunks for a slow client, shows a growth
+near the file size (or a multiple of it).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import os
 import selectors
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,12 +37,26 @@ import bench_http as bh
 import bench_static as bs
 
 
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+def rss_kib(pgid: int) -> int:
+    """RSS of every process in process group *pgid*, in KiB."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            # pgrp is the 5th field; the 2nd (comm) may hold spaces.
+            if int(stat.rsplit(")", 1)[1].split()[2]) != pgid:
+                continue
+            with open(f"/proc/{entry}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return total
 
 
 def wait_port(port: int, proc, timeout: float = 20.0) -> None:
@@ -92,27 +110,37 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--rate-kib", type=int, default=512, help="read rate per client, KiB/s")
-    p.add_argument("--only", default="", help="comma list of: tornado,embedtornado,embedtornado-twins")
+    p.add_argument("--only", default="", help="comma list of: "
+                   + ",".join(s.name for s in bs.SERVER_LIST))
     args = p.parse_args(argv)
-    wanted = [s for s in bs.SERVER_LIST if s.kind != "nginx"
-              and (not args.only or s.name in args.only.split(","))]
+    wanted = [s for s in bs.SERVER_LIST
+              if (not args.only or s.name in args.only.split(","))
+              and (s.kind != "nginx" or bh.which("nginx"))]
     server_prefix, _, pin_note = bh.pinning()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-static-mem-") as tmp:
         work = Path(tmp)
+        work.chmod(0o755)  # nginx's worker (not root) reads the file
         root = work / "root"
-        root.mkdir()
+        root.mkdir(mode=0o755)
         big = root / "big.bin"
         with open(big, "wb") as f:
             f.truncate(args.size_mib * 1024 * 1024)  # sparse: no disk, the page cache serves zeros
+        big.chmod(0o644)
         programs = bs.write_programs(work)
         for server in wanted:
             port = bh.free_port()
-            cmd = [sys.executable, str(programs[server.kind]), *server.args, "--logging=warning",
-                   f"--port={port}", f"--root={root}"]
+            if server.kind == "nginx":
+                confdir = work / "nginx"
+                confdir.mkdir(exist_ok=True)
+                conf = confdir / "nginx.conf"
+                conf.write_text(bs.NGINX_STATIC_CONF.format(tmp=confdir, port=port, root=root))
+                cmd = [bh.which("nginx") or "nginx", "-p", str(confdir), "-e",
+                       str(confdir / "error.log"), "-c", str(conf)]
+            else:
+                cmd = [sys.executable, str(programs[server.kind]), *server.args,
+                       "--logging=warning", f"--port={port}", f"--root={root}"]
             env = bh.server_env(needs_src=server.kind == "embedtornado")
-            import subprocess
-
             proc = subprocess.Popen([*server_prefix, *cmd], env=env, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     start_new_session=True)
@@ -132,13 +160,17 @@ def main(argv: list[str] | None = None) -> int:
                 proc.wait(10)
     print(f"# {args.size_mib} MiB file, {args.clients} clients reading {args.rate_kib} KiB/s "
           f"each for {args.seconds:.0f} s; {pin_note}")
-    print(f"| server | RSS before (MiB) | peak (MiB) | growth (MiB) | growth per client (KiB) "
-          f"| received (MiB) |")
-    print("|---|---|---|---|---|---|")
+    print("(the machine may be loaded: compare rows of one run, not runs)")
+    tornado_growth = next((peak - before for label, before, peak, _r in rows
+                           if label.startswith("Tornado")), None)
+    print("| server | RSS before (MiB) | peak (MiB) | growth (MiB) | growth per client (KiB) "
+          "| growth x Tornado | received (MiB) |")
+    print("|---|---|---|---|---|---|---|")
     for label, before, peak, received in rows:
         growth = peak - before
+        ratio = f"{growth / tornado_growth:.2f}x" if tornado_growth else "-"
         print(f"| {label} | {before / 1024:.1f} | {peak / 1024:.1f} | {growth / 1024:.1f} | "
-              f"{growth / args.clients:.0f} | {received / 2**20:.0f} |")
+              f"{growth / args.clients:.0f} | {ratio} | {received / 2**20:.0f} |")
     return 0
 
 

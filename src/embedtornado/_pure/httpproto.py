@@ -1095,8 +1095,9 @@ class HTTP1ServerProtocol:
         if self._reading_paused:
             self.transport.pause_reading()  # loop.sendfile resumes reading after a file
         if self._phase != _HANDLER:
-            if self._phase == _IDLE:
-                self._phase_since = self._loop.time()
+            # Waiting for a request head or body counts from now, not from
+            # before the file.
+            self._phase_since = self._loop.time()
             self._arm_timer()
             if not self._scheduled:
                 self._scheduled = True
