@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import selectors
 import socket
 import subprocess
 import sys
@@ -75,7 +74,6 @@ def wait_port(port: int, proc, timeout: float = 20.0) -> None:
 def slow_clients(port: int, pid: int, clients: int, seconds: float, rate_kib: int,
                  name: str) -> tuple[int, int]:
     """Run the clients; return (peak RSS KiB, bytes received in all)."""
-    sel = selectors.DefaultSelector()
     socks = []
     request = f"GET /static/{name} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
     for _ in range(clients):
