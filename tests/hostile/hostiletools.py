@@ -412,6 +412,12 @@ class Xsrf(web.RequestHandler):
         self.write("posted")
 
 
+class Signed(Plain):
+    def get(self) -> None:
+        value = self.get_signed_cookie(self.get_argument("name"))
+        self.write(repr(value))
+
+
 class WSEcho(websocket.WebSocketHandler):
     def on_message(self, message: str | bytes) -> None:
         self.write_message(message, binary=isinstance(message, bytes))
@@ -467,13 +473,16 @@ def make_app(profile: str, base: Path) -> web.Application:
         (r"/setheader", SetHeader),
         (r"/setcookie", SetCookie),
         (r"/xsrf", Xsrf),
+        (r"/signed", Signed),
         (r"/ws", WSEcho),
         (r"/wsz", WSDeflate),
         (r"/redir/(.*)/", web.RedirectHandler, {"url": "/{0}"}),
         (r"/static/(.*)", web.StaticFileHandler, {"path": str(root),
                                                    "default_filename": "index.html"}),
-    ], websocket_max_message_size=65536, xsrf_cookies=True, cookie_secret="hostile-secret")
+    ], websocket_max_message_size=65536, xsrf_cookies=True, cookie_secret=COOKIE_SECRET)
 
+
+COOKIE_SECRET = "hostile-secret"
 
 #: HTTPServer keyword arguments per server profile.
 PROFILES: dict[str, dict[str, Any]] = {
