@@ -46,7 +46,7 @@ from collections.abc import Awaitable, Callable
 from inspect import isclass
 from typing import TYPE_CHECKING, Any, cast
 
-from embedtornado import httputil, netutil
+from embedtornado import httputil, netutil, routing
 from embedtornado.httpserver import HTTPServer
 from embedtornado.log import access_log, app_log
 from embedtornado.routing import (
@@ -60,7 +60,11 @@ from embedtornado.routing import (
     ReversibleRuleRouter,
     Router,
     Rule,
+    RuleRouter,
+    _DefaultMessageDelegate,
+    _RoutingDelegate,
     _RuleList,
+    _TrackedRules,
 )
 from embedtornado.web.handler import RequestHandler
 from embedtornado.web.handlers import ErrorHandler
@@ -294,6 +298,80 @@ class Application(ReversibleRouter):
                 except TypeError:
                     pass
 
+    # (generation, default plan, wildcard plan, default router's and
+    # wildcard router's get_target_delegate, wildcard router, table); see _fast_table.
+    _fast_memo: tuple[Any, ...] | None = None
+
+    def start_request(
+        self, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> httputil.HTTPMessageDelegate:
+        # NOTE(embedtornado): Tornado's Router.start_request gives a
+        # _RoutingDelegate, which builds the request, calls find_handler and
+        # forwards to the _HandlerDelegate that it returns. Unless this
+        # application's find_handler or get_handler_delegate is replaced,
+        # an _AppDelegate does the same, and serves a request for one of the
+        # plain paths of the rule list itself (no routing call, no second
+        # delegate).
+        cls = type(self)
+        if (cls.find_handler is _APP_FIND_HANDLER
+                and cls.get_handler_delegate is _APP_GET_HANDLER_DELEGATE):
+            instance = self.__dict__
+            if "find_handler" not in instance and "get_handler_delegate" not in instance:
+                return _AppDelegate(self, server_conn, request_conn)
+        return _RoutingDelegate(self, server_conn, request_conn)
+
+    def _fast_table(self) -> dict[str, tuple[type[RequestHandler], dict[str, Any]]] | None:
+        """The requests `find_handler` answers from the exact-path index of the rules alone.
+
+        Maps a path to the handler class and ``initialize`` arguments of the
+        rule that serves it, for the rules given to the constructor whose
+        pattern is a plain path and that no regular-expression rule comes
+        before (see `.routing._RoutePlan`), as long as the routers are the
+        ones the constructor made and nothing replaced their methods:
+        `find_handler` then returns ``get_handler_delegate(request, cls,
+        target_kwargs=kwargs)`` for such a path, and nothing else matches it
+        first. ``None`` when the table does not apply (``add_handlers``
+        was called, the routers were replaced, ...). Remembered until a rule
+        or router changes.
+        """
+        default = self.default_router
+        drules = default.rules
+        memo = self._fast_memo
+        if memo is not None and memo[0] == routing._generation and memo[1] is drules._plan:
+            wild = memo[5]
+            if (memo[2] is wild.rules._plan and memo[3] is type(default).get_target_delegate
+                    and memo[4] is type(wild).get_target_delegate):
+                return memo[6]  # type: ignore[no-any-return]
+        self._fast_memo = None
+        if type(drules) is not _TrackedRules or len(drules) != 1:
+            return None
+        dplan = drules.plan(default)
+        rule = drules[0]
+        wild = rule.target
+        if (not dplan.match_all[0] or dplan.kinds[0] != _ROUTER or rule.target_kwargs
+                or type(default).find_handler is not RuleRouter.find_handler
+                or "find_handler" in default.__dict__
+                or not isinstance(wild, _ApplicationRouter)
+                or type(wild).find_handler is not RuleRouter.find_handler
+                or "find_handler" in wild.__dict__
+                or wild.application is not self):
+            return None
+        wrules = wild.rules
+        if type(wrules) is not _TrackedRules:
+            return None
+        wplan = wrules.plan(wild)
+        first_other = wplan.others[0] if wplan.others else len(wrules)
+        table: dict[str, tuple[type[RequestHandler], dict[str, Any]]] = {}
+        kinds = wplan.kinds
+        for path, i in wplan.exact.items():
+            if i < first_other and kinds[i] == _HANDLER and "\n" not in path:
+                target_rule = wrules[i]
+                table[path] = (target_rule.target, target_rule.target_kwargs)
+        self._fast_memo = (routing._generation, drules._plan, wrules._plan,
+                           type(default).get_target_delegate, type(wild).get_target_delegate,
+                           wild, table)
+        return table
+
     def __call__(self, request: httputil.HTTPServerRequest) -> Awaitable[None] | None:
         """Serve a complete *request* (the old ``HTTPServer`` callback interface)."""
         dispatcher = self.find_handler(request)
@@ -509,6 +587,124 @@ class _HandlerDelegate(httputil.HTTPMessageDelegate):
         if result is not None:
             _schedule(result)
         return handler._prepared_future
+
+
+class _AppDelegate(_RoutingDelegate, _HandlerDelegate):
+    """`Application.start_request`'s delegate: a `_RoutingDelegate` that is its own `_HandlerDelegate`.
+
+    It builds the request as the `_RoutingDelegate` does. For a path in
+    `Application._fast_table` it then serves the request itself, as the
+    `_HandlerDelegate` that `Application.find_handler` would have returned;
+    for any other request it calls ``find_handler`` and forwards to the
+    delegate it gets, like a `_RoutingDelegate`.
+    """
+
+    # Defaults of the _HandlerDelegate attributes that a fast request leaves as they are.
+    path_args: Any = ()
+    path_kwargs: Any = types.MappingProxyType({})
+    chunks: list[bytes] | None = None
+    _finished = False
+    _close_notified = False
+    request: httputil.HTTPServerRequest | None = None  # type: ignore[assignment]
+
+    def __init__(self, application: Application, server_conn: object,
+                 request_conn: httputil.HTTPConnection) -> None:
+        self.router = application
+        self.application = application
+        self.server_conn = server_conn
+        self.request_conn = request_conn
+        self.connection = request_conn
+        self.delegate = None
+
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Awaitable[None] | None:
+        assert isinstance(start_line, httputil.RequestStartLine)
+        request = httputil.HTTPServerRequest(
+            connection=self.request_conn,
+            server_connection=self.server_conn,
+            start_line=start_line,
+            headers=headers,
+        )
+        application = self.application
+        table = application._fast_table()
+        route = table.get(request.path) if table is not None else None
+        if route is None:
+            delegate = application.find_handler(request)
+            if delegate is None:  # only from a find_handler override
+                app_log.debug("Delegate for %s %s request not found",
+                              start_line.method, start_line.path)
+                delegate = _DefaultMessageDelegate(self.request_conn)
+            self.delegate = delegate
+            return delegate.headers_received(start_line, headers)
+        handler_class, kwargs = route
+        self.request = request
+        self.handler_class = handler_class
+        # The rule's own dict, as find_handler passes it (an empty one is never mutated).
+        self.handler_kwargs = kwargs
+        self.chunks = []
+        streaming = self.stream_request_body = handler_class._stream_request_body
+        if streaming:
+            request._body_future = asyncio.get_running_loop().create_future()
+            return self.execute()
+        return None
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        delegate = self.delegate
+        if delegate is not None:
+            return delegate.data_received(chunk)
+        if self.stream_request_body:
+            return self.handler.data_received(chunk)
+        assert self.chunks is not None
+        self.chunks.append(chunk)
+        return None
+
+    def finish(self) -> None:
+        delegate = self.delegate
+        if delegate is not None:
+            delegate.finish()
+            return
+        assert self.request is not None
+        self._finished = True
+        if self.stream_request_body:
+            body_future = self.request._body_future
+            if not body_future.done():
+                body_future.set_result(None)
+            return
+        request = self.request
+        chunks = self.chunks
+        if chunks:
+            request.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        else:
+            request.body = b""
+        self.chunks = None
+        application = self.application
+        settings = application.settings
+        if not settings.get("compiled_template_cache", True) or not settings.get(
+                "static_hash_cache", True):
+            self.execute()
+            return
+        # What execute does when neither cache is turned off, with no
+        # path arguments (a plain path has no groups).
+        handler = self.handler = self.handler_class(application, request, **self.handler_kwargs)
+        transform_classes = application.transforms
+        result = handler._execute([t(request) for t in transform_classes] if transform_classes
+                                  else [])
+        if result is not None:
+            _schedule(result)
+
+    def on_connection_close(self) -> None:
+        delegate = self.delegate
+        if delegate is not None:
+            delegate.on_connection_close()
+        elif self.request is not None:  # routed to itself
+            _HandlerDelegate.on_connection_close(self)
+
+
+_APP_FIND_HANDLER = Application.find_handler
+_APP_GET_HANDLER_DELEGATE = Application.get_handler_delegate
 
 
 def _schedule(result: Awaitable[Any]) -> None:

@@ -168,8 +168,8 @@ class RequestHandler(SecurityMixin):
     _locale: Any
     _headers: HTTPHeaders
     _write_buffer: list[bytes]
-    _status_code: int
-    _reason: str
+    _status_code = 200
+    _reason = "OK"
 
     def __init__(
         self,
@@ -180,7 +180,27 @@ class RequestHandler(SecurityMixin):
         super().__init__()
         self.application = application
         self.request = request
-        self.clear()
+        cls = type(self)
+        if cls.clear is _DEFAULT_CLEAR:
+            # NOTE(embedtornado): clear() inlined; the status and reason are
+            # the class defaults (200, "OK") until set.
+            headers = _new_object(HTTPHeaders)
+            headers._as_list = {
+                "Server": [_SERVER_HEADER],
+                "Content-Type": [_DEFAULT_CONTENT_TYPE],
+                "Date": [_http_date_now()],
+            }
+            headers._combined_cache = {}
+            self._headers = headers
+            if application.settings.get("security_headers"):
+                self._add_security_headers()
+            if cls.set_default_headers is not _DEFAULT_SET_DEFAULT_HEADERS:
+                self.set_default_headers()
+                self._status_code = 200  # as clear() does after set_default_headers
+                self._reason = "OK"
+            self._write_buffer = []
+        else:
+            self.clear()
         assert request.connection is not None
         request.connection.set_close_callback(  # type: ignore[attr-defined]
             self.on_connection_close
@@ -416,6 +436,21 @@ class RequestHandler(SecurityMixin):
         value become spaces; with ``strip`` (the default) surrounding
         whitespace is removed.
         """
+        values = self.request.arguments.get(name)
+        if (values is not None and len(values) == 1 and type(values[0]) is bytes
+                and type(self).decode_argument is _DEFAULT_DECODE_ARGUMENT
+                and type(self)._get_argument is _DEFAULT_GET_ARGUMENT
+                and type(self)._get_arguments is _DEFAULT_GET_ARGUMENTS):
+            # NOTE(embedtornado): _get_argument with the default decode_argument
+            # inlined, for the common single value.
+            try:
+                text = values[0].decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                if not text.isprintable():
+                    text = RequestHandler._remove_control_chars_regex.sub(" ", text)
+                return text.strip() if strip else text
         return self._get_argument(name, default, self.request.arguments, strip)
 
     def get_arguments(self, name: str, strip: bool = True) -> list[str]:
@@ -730,19 +765,50 @@ class RequestHandler(SecurityMixin):
             raise RuntimeError("finish() called twice")
         if chunk is not None:
             self.write(chunk)
-        if not self._headers_written:
-            cls = type(self)
-            if cls.__dict__.get("_plain_finish") or _check_plain_finish(cls):
-                self._finalize_headers_plain()
-            else:
-                self._finalize_headers()
-        connection = self.request.connection
+        cls = type(self)
+        # 2: the class overrides none of the methods called below (see
+        # _check_plain_finish); 1: none of those _finalize_headers calls; 0: some.
+        plan = cls.__dict__.get("_finish_plan")
+        if plan is None:
+            _check_plain_finish(cls)
+            plan = cls.__dict__["_finish_plan"]
+        request = self.request
+        connection = request.connection
         assert connection is not None
+        if self._headers_written:
+            plan = 0 if plan < 2 else 1  # a later flush: no short path
+        elif plan:
+            self._finalize_headers_plain()
+        else:
+            self._finalize_headers()
         # The close callback would keep this handler alive on a kept-alive
         # connection; the request is over, so drop it.
         connection.set_close_callback(None)  # type: ignore[attr-defined]
-        future = self.flush(include_footers=True)
+        if plan == 2 and not self._transforms:
+            # NOTE(embedtornado): what flush(include_footers=True) does for
+            # the first flush without transforms, inlined.
+            buf = self._write_buffer
+            chunk = b"".join(buf) if len(buf) != 1 else buf[0]
+            self._write_buffer = []
+            self._headers_written = True
+            if request.method == "HEAD":
+                chunk = b""
+            jar = self._new_cookie
+            if jar is not None:
+                for cookie in jar.values():
+                    self.add_header("Set-Cookie", cookie.OutputString(None))
+            start_line = _new_tuple(ResponseStartLine, ("", self._status_code, self._reason))
+            future = connection.write_headers(start_line, self._headers, chunk)
+        else:
+            future = self.flush(include_footers=True)
         connection.finish()
+        if plan == 2:
+            self.application.log_request(self)  # what _log does
+            self._finished = True
+            if cls.on_finish is not _DEFAULT_ON_FINISH or "on_finish" in self.__dict__:
+                self.on_finish()
+            self._ui = None  # what _break_cycles does
+            return future
         self._log()
         self._finished = True
         self.on_finish()
@@ -1272,6 +1338,15 @@ _FINISH_HOOKS = (
     "_finalize_headers",
 )
 _DEFAULT_FINISH_HOOKS = {name: RequestHandler.__dict__[name] for name in _FINISH_HOOKS}
+# The methods finish calls that its short path (_finish_plan 2) does inline.
+_DEFAULT_TAIL = {name: RequestHandler.__dict__[name]
+                 for name in ("flush", "_log", "_break_cycles", "add_header")}
+_DEFAULT_ON_FINISH = RequestHandler.__dict__["on_finish"]
+_DEFAULT_CLEAR = RequestHandler.__dict__["clear"]
+_new_object = object.__new__
+_DEFAULT_DECODE_ARGUMENT = RequestHandler.__dict__["decode_argument"]
+_DEFAULT_GET_ARGUMENT = RequestHandler.__dict__["_get_argument"]
+_DEFAULT_GET_ARGUMENTS = RequestHandler.__dict__["_get_arguments"]
 _DEFAULT_CONVERT = RequestHandler.__dict__["_convert_header_value"]
 _DEFAULT_INITIALIZE = RequestHandler.__dict__["initialize"]
 _new_tuple = tuple.__new__
@@ -1289,6 +1364,10 @@ def _check_plain_finish(cls: type) -> bool:
     """
     plain = all(getattr(cls, name, None) is fn for name, fn in _DEFAULT_FINISH_HOOKS.items())
     type.__setattr__(cls, "_plain_finish", plain)
+    # _finish_plan (for finish): 2 when flush, _log and _break_cycles are
+    # RequestHandler's own too, so that finish may do their work inline.
+    tail = plain and all(getattr(cls, name, None) is fn for name, fn in _DEFAULT_TAIL.items())
+    type.__setattr__(cls, "_finish_plan", 2 if tail else 1 if plain else 0)
     return plain
 
 
