@@ -451,7 +451,8 @@ _URL_SCHEME = r"([\w-]+):(/{1,3})"  # groups 2 and 3
 _URL_CHAR = r"(?:[^\s&()]|&amp;|&quot;)"
 _URL_LAST_CHAR = r"[^!\"#$%&'()*+,.:;<=>?@\[\]^`{|}~\s]"  # no trailing punctuation
 _URL_SEGMENT = rf"(?:{_URL_CHAR}*{_URL_LAST_CHAR})|(?:\({_URL_CHAR}*\))"
-_URL_RE = re.compile(rf"\b((?:{_URL_SCHEME}|www[.])(?:{_URL_SEGMENT})+)")
+# (compiled on the first linkify call)
+_URL_PATTERN = rf"\b((?:{_URL_SCHEME}|www[.])(?:{_URL_SEGMENT})+)"
 
 _SHORTEN_MAX_LEN = 30
 
@@ -522,7 +523,20 @@ def linkify(
             url, params = _shorten_url(url, prefix_len, href, params)
         return f'<a href="{href}"{params}>{url}</a>'
 
-    return _URL_RE.sub(link, xhtml_escape(text))
+    try:
+        url_re = _URL_RE
+    except NameError:  # the first call
+        url_re = _compile_url_re()
+    return url_re.sub(link, xhtml_escape(text))
+
+
+_URL_RE: re.Pattern[str]  # (annotation only: see _compile_url_re)
+
+
+def _compile_url_re() -> re.Pattern[str]:
+    global _URL_RE
+    _URL_RE = re.compile(_URL_PATTERN)
+    return _URL_RE
 
 
 def __getattr__(name: str) -> Any:
@@ -530,6 +544,8 @@ def __getattr__(name: str) -> Any:
     if name in _JSON_GLOBALS:
         _json_setup()
         return globals()[name]
+    if name == "_URL_RE":
+        return _compile_url_re()
     if name in ("json", "html", "urllib"):
         import importlib
 

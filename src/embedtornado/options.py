@@ -529,10 +529,9 @@ _TIMEDELTA_UNITS = {
 
 # One "<number><unit>" term of an interval such as "1h 30m" or "2.5e3ms";
 # the unit is a run of word characters, so "1h30m" is one (unknown) unit.
-_INTERVAL_TERM = re.compile(
-    r"\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(\w*)\s*",
-    re.IGNORECASE,
-)
+# (compiled on first use, from re's own cache after that: most programs
+# define no timedelta option)
+_INTERVAL_TERM = r"\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(\w*)\s*"
 
 # Spellings (case-insensitive) that make a bool option false; all else is true.
 _FALSE_WORDS = frozenset({"false", "0", "f"})
@@ -551,7 +550,7 @@ def _parse_timedelta(text: str) -> datetime.timedelta:
     total = datetime.timedelta()
     pos = 0
     while pos < len(text):
-        term = _INTERVAL_TERM.match(text, pos)
+        term = re.compile(_INTERVAL_TERM, re.IGNORECASE).match(text, pos)
         if term is None:
             raise _BadValueError(f"Unrecognized time interval: {text!r}")
         unit = term.group(2) or "seconds"
