@@ -404,3 +404,25 @@ def test_write_file_without_a_descriptor_reads_and_writes(root, sendfile_calls):
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     assert body == b"[" + data[7:] + b"]"
     assert sendfile_calls == []
+
+
+def test_write_file_text_mode_file_fails_with_the_loops_error(root):
+    # loop.sendfile refuses a file not opened in binary mode (ValueError); that
+    # reaches the caller as it is, and the unfinishable response is cut off.
+    seen = []
+
+    async def handle(request):
+        conn = request.connection
+        conn.write_headers(ResponseStartLine("HTTP/1.1", 200, "OK"),
+                           HTTPHeaders({"Content-Length": "5"}))
+        with open(root / "small.txt") as f:
+            try:
+                await conn.write_file(f, 0, 5)
+            except Exception as e:
+                seen.append(type(e))
+        conn.finish()
+
+    with ServerHarness(handle) as h, LogCapture("embedtornado.application"):
+        raw = h.run(h.exchange(get("/")))
+    assert seen == [ValueError]
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and raw.endswith(b"\r\n\r\n")

@@ -554,8 +554,11 @@ class _FileSender:
                 # Nothing was sent: sendfile(2) cannot read this file.
                 self.native = False
                 self._pump()
-            else:
+            elif isinstance(exc, (OSError, RuntimeError)):
+                # The connection broke, or the transport is closing.
                 self._done(StreamClosedError(exc))
+            else:
+                self._done(exc)  # a bad argument (say, a file not opened in binary mode)
             return
         sent = task.result()
         self.offset += sent
