@@ -37,10 +37,9 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, overload
 
-from embedtornado import escape, httputil
+from embedtornado import escape, httputil, util
 from embedtornado.escape import utf8
 from embedtornado.log import gen_log
-from embedtornado import util
 from embedtornado.web.decorators import _scheme_and_netloc
 from embedtornado.web.errors import HTTPError
 
