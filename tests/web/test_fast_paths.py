@@ -261,3 +261,41 @@ def test_query_field_limit_in_both_paths():
     request = HTTPServerRequest(start_line=RequestStartLine("GET", "/?" + ok, "HTTP/1.1"),
                                 headers=HTTPHeaders({"Host": "h"}))
     assert len(request.arguments["a"]) == limit
+
+
+def test_cooperative_init_after_request_handler_still_runs():
+    def handlers(web):
+        class Counter:
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.mixin_ran = True
+
+        class H(web.RequestHandler, Counter):
+            def get(self):
+                self.write(repr(getattr(self, "mixin_ran", False)))
+
+        class Plain(web.RequestHandler):
+            def get(self):
+                self.write(repr(getattr(self, "mixin_ran", False)))
+
+        return [(r"/", H), (r"/plain", Plain)]
+
+    ours, _ = compare(handlers, req(path="/"))
+    assert ours.body == b"True"
+    ours, _ = compare(handlers, req(path="/plain"))
+    assert ours.body == b"False"
+
+
+def test_date_header_is_current_and_cached_per_second(monkeypatch):
+    from embedtornado.web import handler as handler_module
+
+    now = [1_700_000_000.25]
+    monkeypatch.setattr(handler_module.time, "time", lambda: now[0])
+    first = handler_module._http_date_now()
+    assert first == httputil.format_timestamp(1_700_000_000)
+    now[0] = 1_700_000_000.99
+    assert handler_module._http_date_now() is first
+    now[0] = 1_700_000_001.0
+    assert handler_module._http_date_now() == httputil.format_timestamp(1_700_000_001)
+    now[0] = 1_699_999_000.5  # the clock went back
+    assert handler_module._http_date_now() == httputil.format_timestamp(1_699_999_000)

@@ -93,17 +93,20 @@ _JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
 
 # NOTE(embedtornado): formatting the Date header costs more than the rest of
 # clear(); it changes once a second, so it is formatted once a second.
-_date_second = -1
+_date_from = 0.0  # the second _date_value is for: [_date_from, _date_until)
+_date_until = 0.0
 _date_value = ""
 
 
 def _http_date_now() -> str:
     """The current time as an HTTP date, formatted at most once per second."""
-    global _date_second, _date_value
-    now = int(time.time())
-    if now != _date_second:
-        _date_value = httputil.format_timestamp(now)
-        _date_second = now
+    global _date_from, _date_until, _date_value
+    now = time.time()
+    if not _date_from <= now < _date_until:  # also when the clock went back
+        second = int(now)
+        _date_value = httputil.format_timestamp(second)
+        _date_from = second
+        _date_until = second + 1
     return _date_value
 
 
@@ -177,10 +180,15 @@ class RequestHandler(SecurityMixin):
         request: httputil.HTTPServerRequest,
         **kwargs: Any,
     ) -> None:
-        super().__init__()
+        cls = type(self)
+        # NOTE(embedtornado): the call is skipped when it would reach object.__init__.
+        plain_init = cls.__dict__.get("_plain_super_init")
+        if plain_init is None:
+            plain_init = _check_plain_super_init(cls)
+        if not plain_init:
+            super().__init__()
         self.application = application
         self.request = request
-        cls = type(self)
         if cls.clear is _DEFAULT_CLEAR:
             # NOTE(embedtornado): clear() inlined; the status and reason are
             # the class defaults (200, "OK") until set.
@@ -805,8 +813,7 @@ class RequestHandler(SecurityMixin):
         if plan == 2:
             self.application.log_request(self)  # what _log does
             self._finished = True
-            if cls.on_finish is not _DEFAULT_ON_FINISH or "on_finish" in self.__dict__:
-                self.on_finish()
+            self.on_finish()
             self._ui = None  # what _break_cycles does
             return future
         self._log()
@@ -1159,7 +1166,12 @@ class RequestHandler(SecurityMixin):
             else:
                 self.path_args = []
                 self.path_kwargs = {}
-            self._cross_origin_protection()
+            cls = type(self)
+            # NOTE(embedtornado): the default _cross_origin_protection checks
+            # nothing for these methods: the call is skipped.
+            if (method_name not in ("GET", "HEAD", "OPTIONS")
+                    or cls._cross_origin_protection is not _DEFAULT_CROSS_ORIGIN):
+                self._cross_origin_protection()
 
             result = self.prepare()
             if result is not None or streaming:
@@ -1170,7 +1182,9 @@ class RequestHandler(SecurityMixin):
             if self._finished:
                 return None
             method = getattr(self, _METHOD_ATTRS.get(method_name) or method_name.lower())
-            result = method(*self.path_args, **self.path_kwargs)
+            path_args = self.path_args
+            path_kwargs = self.path_kwargs
+            result = method(*path_args, **path_kwargs) if path_args or path_kwargs else method()
             if result is not None:
                 return self._execute_rest(result, after_method=True)
             if self._auto_finish and not self._finished:
@@ -1341,8 +1355,8 @@ _DEFAULT_FINISH_HOOKS = {name: RequestHandler.__dict__[name] for name in _FINISH
 # The methods finish calls that its short path (_finish_plan 2) does inline.
 _DEFAULT_TAIL = {name: RequestHandler.__dict__[name]
                  for name in ("flush", "_log", "_break_cycles", "add_header")}
-_DEFAULT_ON_FINISH = RequestHandler.__dict__["on_finish"]
 _DEFAULT_CLEAR = RequestHandler.__dict__["clear"]
+_DEFAULT_CROSS_ORIGIN = SecurityMixin.__dict__["_cross_origin_protection"]
 _new_object = object.__new__
 _DEFAULT_DECODE_ARGUMENT = RequestHandler.__dict__["decode_argument"]
 _DEFAULT_GET_ARGUMENT = RequestHandler.__dict__["_get_argument"]
@@ -1351,6 +1365,20 @@ _DEFAULT_CONVERT = RequestHandler.__dict__["_convert_header_value"]
 _DEFAULT_INITIALIZE = RequestHandler.__dict__["initialize"]
 _new_tuple = tuple.__new__
 _DEFAULT_SET_DEFAULT_HEADERS = RequestHandler.__dict__["set_default_headers"]
+
+
+def _check_plain_super_init(cls: type) -> bool:
+    """Whether ``super().__init__()`` in `RequestHandler.__init__` reaches ``object.__init__``.
+
+    Decided once per class, stored as its ``_plain_super_init`` attribute.
+    """
+    mro = cls.__mro__
+    if RequestHandler not in mro:
+        return False
+    after = mro[mro.index(RequestHandler) + 1:]
+    plain = all(base is object or "__init__" not in base.__dict__ for base in after)
+    type.__setattr__(cls, "_plain_super_init", plain)
+    return plain
 
 
 def _check_plain_finish(cls: type) -> bool:
