@@ -170,9 +170,17 @@ def json_encode(value: Any) -> str:
     except NameError:  # the first call: import json, probe the C encoder
         make_encoder = _json_setup()
     if make_encoder is not None:
-        chunks = make_encoder(
-            {}, _json_default, _json_encode_str, None, ": ", ", ", False, False, True
-        )(value, 0)
+        try:
+            encoder = _json_encoders.pop()
+        except IndexError:
+            encoder = make_encoder(
+                {}, _json_default, _json_encode_str, None, ": ", ", ", False, False, True
+            )
+        chunks = encoder(value, 0)
+        # Back to the pool only after a success: its circular-reference
+        # markers are empty again then (an error may leave some behind).
+        if len(_json_encoders) < 8:
+            _json_encoders.append(encoder)
         return "".join(chunks).replace("</", "<\\/")
     import json
 
@@ -192,6 +200,9 @@ _JSON_GLOBALS = ("_json_default", "_json_encode_str", "_make_json_encoder")
 _json_default: Callable[[Any], Any]  # (annotations only: no value until _json_setup)
 _json_encode_str: Any
 _make_json_encoder: Any
+# Encoders made by _make_json_encoder, not in use: list.pop and append are
+# atomic, so no two threads ever share one (or its markers dict).
+_json_encoders: list[Any] = []
 
 
 def _json_setup() -> Any:

@@ -299,3 +299,55 @@ def test_date_header_is_current_and_cached_per_second(monkeypatch):
     assert handler_module._http_date_now() == httputil.format_timestamp(1_700_000_001)
     now[0] = 1_699_999_000.5  # the clock went back
     assert handler_module._http_date_now() == httputil.format_timestamp(1_699_999_000)
+
+
+def test_json_encoder_pool_after_errors_and_across_threads():
+    import threading
+
+    loop_list: list = []
+    loop_list.append(loop_list)
+    for _ in range(3):  # an error leaves its encoder out of the pool
+        with pytest.raises(ValueError, match="Circular reference"):
+            escape.json_encode({"x": loop_list})
+        with pytest.raises(TypeError):
+            escape.json_encode({"x": object()})
+        shared = {"k": "</"}
+        assert escape.json_encode({"a": [shared, shared]}) == '{"a": [{"k": "<\\/"}, {"k": "<\\/"}]}'
+    errors = []
+
+    def work(i):
+        value = {"i": i, "nested": [{"n": n} for n in range(50)]}
+        expected = json.dumps(value)
+        for _ in range(300):
+            if escape.json_encode(value) != expected:
+                errors.append(i)
+
+    import json
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert len(escape._json_encoders) <= 8
+
+
+def test_write_dict_content_type_with_and_without_a_set_header_override():
+    def handlers(web):
+        class J(web.RequestHandler):
+            def get(self):
+                self.set_header("content-type", "text/plain")
+                self.write({"a": "</b>"})
+
+        class Custom(J):
+            def set_header(self, name, value):
+                super().set_header(name, value + "; x=1" if name == "Content-Type" else value)
+
+        return [(r"/", J), (r"/custom", Custom)]
+
+    ours, _ = compare(handlers, req(path="/"))
+    assert ours.headers["content-type"] == "application/json; charset=UTF-8"
+    assert ours.body == b'{"a": "<\\/b>"}'
+    ours, _ = compare(handlers, req(path="/custom"))
+    assert ours.headers["content-type"] == "application/json; charset=UTF-8; x=1"

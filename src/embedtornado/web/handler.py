@@ -605,7 +605,13 @@ class RequestHandler(SecurityMixin):
             return
         if kind is dict:
             text = escape.json_encode(chunk)
-            self.set_header("Content-Type", _JSON_CONTENT_TYPE)
+            headers = self._headers
+            if type(self).set_header is _DEFAULT_SET_HEADER and type(headers) is HTTPHeaders:
+                # What set_header does with this (valid, normalised) name and value.
+                headers._as_list["Content-Type"] = [_JSON_CONTENT_TYPE]
+                headers._combined_cache.pop("Content-Type", None)
+            else:
+                self.set_header("Content-Type", _JSON_CONTENT_TYPE)
             self._write_buffer.append(text.encode("utf-8"))
             return
         if not isinstance(chunk, (bytes, str, dict)):
@@ -1356,6 +1362,7 @@ _DEFAULT_FINISH_HOOKS = {name: RequestHandler.__dict__[name] for name in _FINISH
 _DEFAULT_TAIL = {name: RequestHandler.__dict__[name]
                  for name in ("flush", "_log", "_break_cycles", "add_header")}
 _DEFAULT_CLEAR = RequestHandler.__dict__["clear"]
+_DEFAULT_SET_HEADER = RequestHandler.__dict__["set_header"]
 _DEFAULT_CROSS_ORIGIN = SecurityMixin.__dict__["_cross_origin_protection"]
 _new_object = object.__new__
 _DEFAULT_DECODE_ARGUMENT = RequestHandler.__dict__["decode_argument"]
