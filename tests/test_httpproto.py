@@ -209,3 +209,226 @@ def test_idle_keep_alive_connections_over_real_sockets_hold_no_parser() -> None:
         loop.run_until_complete(go())
     finally:
         loop.close()
+
+
+# --- lingering close -------------------------------------------------------------------
+
+#: A request head over the server's max_header_size (1 KiB below), not yet ended:
+#: the client is still sending when the server answers 431.
+BIG_HEAD = b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 8192
+LOOPS = pytest.mark.parametrize("new_loop", ["embedtornado", "stdlib"])
+
+
+def run_on(new_loop: str, coro_fn) -> None:  # type: ignore[no-untyped-def]
+    from embedtornado.loop import new_event_loop
+
+    loop = new_event_loop() if new_loop == "embedtornado" else asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(asyncio.wait_for(coro_fn(), 60))
+    finally:
+        loop.close()
+
+
+@pytest.fixture
+def linger(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A fresh set of lingering connections; the limits as each test sets them."""
+    monkeypatch.setattr(httpproto, "_lingering", set())
+
+    def configure(time: float = 60.0, nbytes: int = 1 << 20, most: int = 64) -> set:
+        monkeypatch.setattr(httpproto, "_LINGER_TIME", time)
+        monkeypatch.setattr(httpproto, "_LINGER_BYTES", nbytes)
+        monkeypatch.setattr(httpproto, "_MAX_LINGERING", most)
+        return httpproto._lingering
+
+    return configure
+
+
+async def serve(**kwargs: object) -> tuple[HTTPServer, int]:
+    server = HTTPServer(answer, max_header_size=1024, **kwargs)  # type: ignore[arg-type]
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    sock.setblocking(False)
+    server.add_sockets([sock])
+    return server, sock.getsockname()[1]
+
+
+async def client(port: int) -> socket.socket:
+    s = socket.socket()
+    s.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(s, ("127.0.0.1", port))
+    return s
+
+
+async def read_to_eof(s: socket.socket) -> bytes:
+    """What the server sends until it shuts down its side (a reset fails the test)."""
+    loop = asyncio.get_running_loop()
+    parts = []
+    while chunk := await asyncio.wait_for(loop.sock_recv(s, 65536), 20):
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def until(cond) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(2000):
+        if cond():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in 20 s")
+
+
+async def send_until_refused(s: socket.socket, piece: bytes, pause: float) -> int:
+    """Send *piece* every *pause* seconds until the server's close refuses it; bytes sent."""
+    loop = asyncio.get_running_loop()
+    sent = 0
+    for _ in range(4000):
+        try:
+            await asyncio.wait_for(loop.sock_sendall(s, piece), 20)
+        except (BrokenPipeError, ConnectionResetError):
+            return sent
+        sent += len(piece)
+        await asyncio.sleep(pause)
+    raise AssertionError("the server kept reading")
+
+
+async def shut(server: HTTPServer, *socks: socket.socket) -> None:
+    for s in socks:
+        s.close()
+    server.stop()
+    await server.close_all_connections()
+
+
+@LOOPS
+def test_error_close_lingers_until_the_client_closes(new_loop: str, linger) -> None:  # type: ignore[no-untyped-def]
+    lingering = linger(time=60.0)
+
+    async def go() -> None:
+        server, port = await serve()
+        s = await client(port)
+        await asyncio.get_running_loop().sock_sendall(s, BIG_HEAD)
+        out = await read_to_eof(s)  # the answer, then the server's half-close
+        assert out.startswith(b"HTTP/1.1 431 ") and out.endswith(b"\r\n\r\n")
+        (proto,) = server._connections
+        assert lingering == {proto} and proto._linger_timer is not None
+        assert proto._parser is None  # no request buffer held meanwhile
+        # What the client still sends is read and dropped.
+        await asyncio.get_running_loop().sock_sendall(s, b"b" * 100_000)
+        s.shutdown(socket.SHUT_WR)
+        await until(lambda: not server._connections)
+        assert not lingering
+        await shut(server, s)
+
+    run_on(new_loop, go)
+
+
+@LOOPS
+def test_lingering_ends_at_its_deadline_while_the_client_keeps_sending(new_loop: str,  # type: ignore[no-untyped-def]
+                                                                        linger) -> None:
+    lingering = linger(time=0.3)
+
+    async def go() -> None:
+        server, port = await serve()
+        s = await client(port)
+        await asyncio.get_running_loop().sock_sendall(s, BIG_HEAD)
+        out = await read_to_eof(s)
+        assert out.startswith(b"HTTP/1.1 431 ")
+        # A byte every 20 ms: each read would re-arm a per-read timeout; the
+        # deadline counts from the start.
+        await send_until_refused(s, b"b", 0.02)
+        await until(lambda: not server._connections)
+        assert not lingering
+        await shut(server, s)
+
+    run_on(new_loop, go)
+
+
+@LOOPS
+def test_lingering_ends_after_its_byte_limit(new_loop: str, linger) -> None:  # type: ignore[no-untyped-def]
+    lingering = linger(time=60.0, nbytes=64 * 1024)
+
+    async def go() -> None:
+        server, port = await serve()
+        s = await client(port)
+        await asyncio.get_running_loop().sock_sendall(s, BIG_HEAD)
+        assert (await read_to_eof(s)).startswith(b"HTTP/1.1 431 ")
+        sent = await send_until_refused(s, b"b" * 8192, 0)
+        assert sent >= 64 * 1024 - len(BIG_HEAD)  # the limit, not an early close
+        await until(lambda: not server._connections)
+        assert not lingering
+        await shut(server, s)
+
+    run_on(new_loop, go)
+
+
+def test_lingering_connections_are_capped(linger) -> None:  # type: ignore[no-untyped-def]
+    lingering = linger(time=60.0, most=2)
+
+    async def go() -> None:
+        server, port = await serve()
+        socks = [await client(port) for _ in range(5)]
+        loop = asyncio.get_running_loop()
+        for s in socks:
+            await loop.sock_sendall(s, BIG_HEAD)
+        # Every one is answered; two linger, the others are closed at once.
+        await until(lambda: len(server._connections) == 2)
+        assert len(lingering) == 2 and lingering == set(server._connections)
+        for s in socks:
+            s.shutdown(socket.SHUT_WR)
+        await until(lambda: not server._connections)
+        assert not lingering
+        # A slot is free again: the next error close lingers.
+        s = await client(port)
+        await loop.sock_sendall(s, BIG_HEAD)
+        assert (await read_to_eof(s)).startswith(b"HTTP/1.1 431 ")
+        assert len(lingering) == 1
+        await shut(server, s, *socks)
+        assert not lingering
+
+    run_on("embedtornado", go)
+
+
+def test_a_close_with_the_request_read_does_not_linger(linger) -> None:  # type: ignore[no-untyped-def]
+    lingering = linger(time=60.0)
+
+    async def go() -> None:
+        server, port = await serve()
+        s = await client(port)
+        loop = asyncio.get_running_loop()
+        # Keep-alive first: served, the connection stays.
+        await loop.sock_sendall(s, GET)
+        assert (await asyncio.wait_for(loop.sock_recv(s, 65536), 20)).endswith(b"hi example.com")
+        assert not lingering and len(server._connections) == 1
+        await loop.sock_sendall(s, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        assert (await read_to_eof(s)).endswith(b"hi a")
+        await until(lambda: not server._connections)  # closed, not lingering
+        assert not lingering
+        await shut(server, s)
+
+    run_on("embedtornado", go)
+
+
+def test_tls_error_close_does_not_linger(linger) -> None:  # type: ignore[no-untyped-def]
+    import ssl
+
+    from embedtornado import _testcert
+
+    lingering = linger(time=60.0)
+
+    async def go() -> None:
+        cert, key = _testcert.files()
+        sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        sctx.load_cert_chain(cert, key)
+        server, port = await serve(ssl_options=sctx)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
+        writer.write(BIG_HEAD)
+        out = await asyncio.wait_for(reader.read(), 20)
+        assert out.startswith(b"HTTP/1.1 431 ")
+        assert not lingering  # (TLS cannot half-close: closed after the answer)
+        writer.close()
+        server.stop()
+        await server.close_all_connections()
+
+    run_on("embedtornado", go)

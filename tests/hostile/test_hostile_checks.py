@@ -487,11 +487,8 @@ def test_xsrf_token_is_masked_per_request(servers):
 # --------------------------------------------------------------------------- bugs found
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: after an error answer the server closes while the client's request is still "
-    "arriving; the unread input makes the kernel send RST, which can destroy the error "
-    "answer in flight (no lingering close, cf. nginx lingering_close)"))
 def test_error_close_does_not_reset_a_client_still_sending(servers):
+    """An error answer to a client still sending is followed by a lingering close, no RST."""
     h = servers.get("default")
     data = b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n"
 

@@ -79,6 +79,10 @@ cdef class HTTP1ServerProtocol:
     cdef public list _out_queue
     cdef public double _sendfile_since
     cdef public int _file_close
+    cdef public bint _unread
+    cdef public bint _peer_eof
+    cdef public object _linger_timer
+    cdef public Py_ssize_t _linger_left
 
     @cython.locals(parser=RequestParser, ev=int, rest=bytes, data=bytes, pos=Py_ssize_t,
                    end=Py_ssize_t)
@@ -94,6 +98,10 @@ cdef class HTTP1ServerProtocol:
     cpdef object _input_error(self, object e)
     cpdef object _send(self, object data)
     cpdef object _close(self)
+    @cython.locals(parser=RequestParser)
+    cpdef object _close_transport(self)
+    cpdef bint _linger(self) except -1
+    cpdef object _linger_end(self)
     cpdef object _abort(self)
     cpdef double _deadline(self)
     cpdef object _arm_timer(self)

@@ -90,6 +90,21 @@ _PUMP_BATCH = 16
 _SendfileNotAvailableError = asyncio.SendfileNotAvailableError
 _TRY_NATIVE = _SendfileMode.TRY_NATIVE
 
+# Lingering close (as nginx's ``lingering_close``). Closing a socket with
+# unread input makes the kernel reset the connection, and over a real network
+# the reset can destroy the answer before the client has read it. So a
+# connection closed while the request was not all read (an error answer to a
+# client still sending) shuts down its sending side once the answer is out
+# (``transport.write_eof()``), reads and discards what still arrives, and
+# closes when the client closes its side, after _LINGER_TIME seconds in all,
+# or after _LINGER_BYTES bytes, whichever comes first. At most
+# _MAX_LINGERING connections (in the process) linger at once; beyond that,
+# and where the transport cannot half-close (TLS), they close at once.
+_LINGER_TIME = 2.0
+_LINGER_BYTES = 1 << 20
+_MAX_LINGERING = 64
+_lingering: set[Any] = set()
+
 
 class _RateLimitedLog:
     """Logs at most *burst* messages per *period* seconds; counts what it drops."""
@@ -705,6 +720,13 @@ class HTTP1ServerProtocol:
         self._out_queue: list[Any] | None = None
         self._sendfile_since = 0.0
         self._file_close = _FILE_KEEP
+        # Closing: the request is not all read (an input error), so the close
+        # lingers (see _close_transport); the peer sent its EOF; and while
+        # lingering, its deadline timer and the bytes still to discard.
+        self._unread = False
+        self._peer_eof = False
+        self._linger_timer: Any = None
+        self._linger_left = 0
 
     # --- asyncio protocol callbacks --------------------------------------------
 
@@ -719,6 +741,11 @@ class HTTP1ServerProtocol:
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
+            if self._linger_timer is not None:
+                # Lingering: discarded, up to a limit.
+                self._linger_left -= len(data)
+                if self._linger_left <= 0:
+                    self._linger_end()
             return
         parser = self._parser
         if parser is None:
@@ -740,6 +767,9 @@ class HTTP1ServerProtocol:
         # The peer will send no more. As in Tornado, that ends the connection,
         # even while a request is being handled (which then sees
         # on_connection_close); nothing can be answered after it.
+        self._peer_eof = True
+        if self._closing:
+            return self._sender is not None  # (lingering: that ends here)
         if self._phase == _BODY or (self._phase == _IDLE and self._parser is not None
                                     and self._parser.in_message):
             _malformed_log.log("Connection from %s closed in the middle of a request",
@@ -757,6 +787,10 @@ class HTTP1ServerProtocol:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
+            _lingering.discard(self)
         waiters = self._drain_waiters
         if waiters:
             self._drain_waiters = None
@@ -1008,6 +1042,7 @@ class HTTP1ServerProtocol:
         if request is None or not request._write_started:
             if not self._closing:
                 self.transport.write(_error_response(e.code, e.reason))
+        self._unread = True  # the rest of the request is not read
         self._close()
 
     # --- output ---------------------------------------------------------------
@@ -1076,7 +1111,7 @@ class HTTP1ServerProtocol:
             self._file_close = _FILE_KEEP
             if self.transport is not None and not self._detached:
                 if how == _FILE_CLOSE:
-                    self.transport.close()
+                    self._close_transport()
                 else:
                     self.transport.abort()
             return
@@ -1118,7 +1153,63 @@ class HTTP1ServerProtocol:
                 self._file_close = _FILE_CLOSE
                 self._sender.stop()
                 return
-            self.transport.close()
+            self._close_transport()
+
+    def _close_transport(self) -> None:
+        """Close the transport once its output is out; linger if the request is not all read.
+
+        Lingering: see `_LINGER_TIME`. Only where input remains (an input
+        error, an answer before the end of the body, bytes received and not
+        parsed) and the peer has not closed its side; a connection closed
+        between requests closes at once.
+        """
+        transport = self.transport
+        parser = self._parser
+        if (not self._peer_eof and not self._detached
+                and (self._unread or self._phase == _BODY or self._reading_paused
+                     or (parser is not None and (parser.in_message or parser.pending())))
+                and self._linger()):
+            return
+        transport.close()
+
+    def _linger(self) -> bool:
+        """Half-close and start discarding input; False where that is not possible."""
+        transport = self.transport
+        try:
+            if not transport.can_write_eof():
+                return False  # TLS
+        except (AttributeError, NotImplementedError):
+            return False
+        if len(_lingering) >= _MAX_LINGERING:
+            # (Forget connections whose loop was closed while they lingered.)
+            for proto in [p for p in _lingering if p._loop.is_closed()]:
+                _lingering.discard(proto)
+            if len(_lingering) >= _MAX_LINGERING:
+                return False
+        try:
+            transport.write_eof()
+        except (OSError, RuntimeError):
+            return False
+        _lingering.add(self)
+        self._linger_left = _LINGER_BYTES
+        self._linger_timer = self._loop.call_later(_LINGER_TIME, self._linger_end)
+        if self._reading_paused:
+            self._reading_paused = False
+            transport.resume_reading()
+        parser = self._parser
+        if parser is not None:
+            self._parser = None  # its buffer is not needed any more
+        return True
+
+    def _linger_end(self) -> None:
+        """The lingering is over (time, or bytes): close."""
+        timer = self._linger_timer
+        if timer is None:
+            return
+        self._linger_timer = None
+        timer.cancel()
+        _lingering.discard(self)
+        self.transport.close()
 
     def _abort(self) -> None:
         """Close now, dropping buffered output."""
@@ -1198,10 +1289,12 @@ class HTTP1ServerProtocol:
             if self._parser is not None and self._parser.in_message:
                 _timeout_log.log("Timeout reading request head from %s", self.context)
                 self.transport.write(_error_response(408, "Request Timeout"))
+                self._unread = True
             self._close()
         else:
             _timeout_log.log("Timeout reading body from %s", self.context)
             request = self._request
             if request is not None and not request._write_started:
                 self.transport.write(_error_response(408, "Request Timeout"))
+            self._unread = True
             self._close()
