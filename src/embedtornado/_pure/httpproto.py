@@ -25,6 +25,13 @@ Timeouts use one lazily re-armed timer per connection: the time allowed for a
 request head (``header_timeout``, from when the connection became idle), for a
 stalled or too slow body, and for a peer that stops reading its responses.
 
+An error answer sent before the request was all read (a 431 to a client
+still sending its head, say) is followed by a lingering close, as nginx's:
+the sending side is shut down, and what still arrives is discarded for a
+bounded time before the socket closes (see `_LINGER_TIME`), so that the
+kernel does not answer the unread input with a reset that could destroy the
+answer in flight.
+
 A body can also come from a file: ``connection.write_file(file, offset,
 count)`` sends that region with ``loop.sendfile`` (zero-copy ``sendfile(2)``)
 on a plain socket, or reads and writes it in chunks elsewhere (TLS). Output
