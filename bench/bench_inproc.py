@@ -3,6 +3,7 @@
     python bench/bench_inproc.py                      # hello, JSON and raw, compiled modules
     EMBEDTORNADO_NO_EXTENSIONS=1 python bench/bench_inproc.py   # the twins
     python bench/bench_inproc.py --profile hello      # cProfile of the hello path
+    python bench/bench_inproc.py --instructions       # instructions per request (callgrind)
 
 A protocol from ``HTTPServer._make_protocol()`` gets a fake transport whose
 ``write`` keeps nothing, then the same request bytes are fed to its
@@ -13,6 +14,14 @@ is what bench_http.py's req/s is made of besides the kernel. Printed per
 scenario: microseconds per request of wall time and of process CPU time (CPU
 time is what a loaded machine disturbs least; read that one).
 
+``--instructions`` counts instead of timing: each scenario runs twice under
+``valgrind --tool=callgrind`` (1 and ``-n`` requests after the warm-up, with
+``PYTHONHASHSEED=0`` and the cyclic GC off), and the difference divided by
+``-n`` is the cost of one request in machine instructions. It does not
+depend on the machine's load, so it is the figure to compare two versions of
+the code with (a change of under 1% is noise); it counts instructions, not
+cache misses or stalls.
+
 Scenarios: ``hello`` (``RequestHandler`` writing ``Hello World!``), ``json``
 (the bench_http.py JSON handler and its 10 browser headers), ``raw``
 (``HTTPServer`` with a plain callback, no web layer). Timings live here,
@@ -22,7 +31,12 @@ never in tests (STYLE.md rule 15).
 from __future__ import annotations
 
 import argparse
+import gc
+import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -138,22 +152,60 @@ async def measure(scenario: str, n: int, profile: bool) -> tuple[float, float, b
     return wall / n * 1e6, cpu / n * 1e6, transport.last
 
 
+def _callgrind_total(scenario: str, n: int) -> int:
+    """Instructions callgrind counts for a child process serving *n* requests of *scenario*."""
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    proc = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+         __file__, "--child", scenario, "-n", str(n)],
+        capture_output=True, text=True, env=env, timeout=1800, check=False)
+    found = re.search(r"Collected : (\d+)", proc.stderr)
+    if proc.returncode != 0 or found is None:
+        raise RuntimeError(f"callgrind run failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def instructions(n: int) -> int:
+    if shutil.which("valgrind") is None:
+        print("--instructions needs valgrind (apt-get install valgrind)", file=sys.stderr)
+        return 1
+    print(f"embedtornado {embedtornado.version}: {embedtornado.speedups()}")
+    print(f"{'scenario':<8} {'instructions/req':>17}  (callgrind, {n} requests)")
+    for scenario in SCENARIOS:
+        per_request = (_callgrind_total(scenario, n + 1) - _callgrind_total(scenario, 1)) / n
+        print(f"{scenario:<8} {per_request:>17.0f}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("-n", type=int, default=100_000, help="requests per run (100000)")
+    parser.add_argument("-n", type=int, default=None,
+                        help="requests per run (100000; 10000 with --instructions)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per scenario (3)")
     parser.add_argument("--profile", choices=list(SCENARIOS), help="cProfile one scenario")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions per request under callgrind instead")
+    parser.add_argument("--child", choices=list(SCENARIOS), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.instructions:
+        return instructions(args.n or 10_000)
+    n = args.n or 100_000
+    if args.child:  # one run for instructions(): no output
+        gc.disable()
+        loop = eloop.new_event_loop()
+        loop.run_until_complete(measure(args.child, n, False))
+        loop.close()
+        return 0
     print(f"embedtornado {embedtornado.version}: {embedtornado.speedups()}")
     loop = eloop.new_event_loop()
     try:
         if args.profile:
-            loop.run_until_complete(measure(args.profile, args.n, True))
+            loop.run_until_complete(measure(args.profile, n, True))
             return 0
         print(f"{'scenario':<8} {'wall us/req':>12} {'CPU us/req':>11}  (median of "
-              f"{args.repeats} x {args.n})")
+              f"{args.repeats} x {n})")
         for scenario in SCENARIOS:
-            runs = [loop.run_until_complete(measure(scenario, args.n, False))
+            runs = [loop.run_until_complete(measure(scenario, n, False))
                     for _ in range(args.repeats)]
             wall = statistics.median(r[0] for r in runs)
             cpu = statistics.median(r[1] for r in runs)
