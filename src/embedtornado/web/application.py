@@ -33,7 +33,11 @@ Each request is routed with `.routing` (an exact-path index first, then the
 regular expressions in order), then served by a `_HandlerDelegate`, which
 builds the handler and runs it. A handler that answers without awaiting
 anything runs to completion inside the server's callback: no task, no
-future.
+future. A request for one of the plain paths of the rule list (no regular
+expression) skips the routing calls: the `_AppDelegate` that
+`Application.start_request` gives the server looks the path up in a table
+made from the routing index, and serves the request as that
+`_HandlerDelegate` would.
 """
 
 from __future__ import annotations

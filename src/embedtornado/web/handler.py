@@ -802,7 +802,7 @@ class RequestHandler(SecurityMixin):
             # NOTE(embedtornado): what flush(include_footers=True) does for
             # the first flush without transforms, inlined.
             buf = self._write_buffer
-            chunk = b"".join(buf) if len(buf) != 1 else buf[0]
+            chunk = buf[0] if len(buf) == 1 and type(buf[0]) is bytes else b"".join(buf)
             self._write_buffer = []
             self._headers_written = True
             if request.method == "HEAD":
