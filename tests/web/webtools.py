@@ -106,7 +106,12 @@ IGNORED = ("date", "server")
 
 def normalized(resp: Response) -> tuple:
     headers = [(k.lower(), v) for k, v in resp.header_list if k.lower() not in IGNORED]
-    return (resp.code, resp.reason, headers, resp.body)
+    body = resp.body
+    if body[:2] == b"\x1f\x8b" and len(body) >= 10:
+        # A gzip member carries the second it was written (MTIME, bytes 4-8);
+        # two servers answering either side of a second boundary differ there.
+        body = body[:4] + b"\0\0\0\0" + body[8:]
+    return (resp.code, resp.reason, headers, body)
 
 
 def assert_same(ours: Response, theirs: Response) -> None:
