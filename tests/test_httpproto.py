@@ -387,6 +387,27 @@ def test_lingering_connections_are_capped(linger) -> None:  # type: ignore[no-un
     run_on("embedtornado", go)
 
 
+def test_connections_left_lingering_on_a_closed_loop_free_their_slots(linger) -> None:  # type: ignore[no-untyped-def]
+    lingering = linger(time=60.0, most=1)
+
+    class Stale:  # a connection whose loop was closed while it lingered
+        _loop = asyncio.new_event_loop()
+
+    Stale._loop.close()
+    stale = Stale()
+    lingering.add(stale)
+
+    async def go() -> None:
+        server, port = await serve()
+        s = await client(port)
+        await asyncio.get_running_loop().sock_sendall(s, BIG_HEAD)
+        assert (await read_to_eof(s)).startswith(b"HTTP/1.1 431 ")
+        assert lingering == set(server._connections) and stale not in lingering
+        await shut(server, s)
+
+    run_on("embedtornado", go)
+
+
 def test_a_close_with_the_request_read_does_not_linger(linger) -> None:  # type: ignore[no-untyped-def]
     lingering = linger(time=60.0)
 

@@ -1189,8 +1189,9 @@ class HTTP1ServerProtocol:
             return False
         if len(_lingering) >= _MAX_LINGERING:
             # (Forget connections whose loop was closed while they lingered.)
-            for proto in [p for p in _lingering if p._loop.is_closed()]:
-                _lingering.discard(proto)
+            for proto in list(_lingering):  # (a copy: another thread's loop may change it)
+                if proto._loop.is_closed():
+                    _lingering.discard(proto)
             if len(_lingering) >= _MAX_LINGERING:
                 return False
         try:
