@@ -351,3 +351,31 @@ def test_write_dict_content_type_with_and_without_a_set_header_override():
     assert ours.body == b'{"a": "<\\/b>"}'
     ours, _ = compare(handlers, req(path="/custom"))
     assert ours.headers["content-type"] == "application/json; charset=UTF-8; x=1"
+
+
+def test_router_find_handler_patched_after_the_first_request_is_used(monkeypatch):
+    from embedtornado.web.application import _ApplicationRouter
+    from rawhttp import ServerHarness
+
+    class H(embedtornado.web.RequestHandler):
+        def get(self):
+            self.write("h")
+
+    class Patched(embedtornado.web.RequestHandler):
+        def get(self):
+            self.write("patched")
+
+    app = embedtornado.web.Application([(r"/", H)])
+    with ServerHarness(app) as h:
+        assert h.run(h.request(req())).body == b"h"
+        original = _ApplicationRouter.find_handler
+
+        def find_handler(self, request, **kwargs):
+            if self is app.wildcard_router:
+                return app.get_handler_delegate(request, Patched)
+            return original(self, request, **kwargs)
+
+        monkeypatch.setattr(_ApplicationRouter, "find_handler", find_handler)
+        assert h.run(h.request(req())).body == b"patched"
+        monkeypatch.undo()
+        assert h.run(h.request(req())).body == b"h"

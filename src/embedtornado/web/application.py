@@ -343,8 +343,11 @@ class Application(ReversibleRouter):
         memo = self._fast_memo
         if memo is not None and memo[0] == routing._generation and memo[1] is drules._plan:
             wild = memo[5]
+            wild_type = type(wild)
             if (memo[2] is wild.rules._plan and memo[3] is type(default).get_target_delegate
-                    and memo[4] is type(wild).get_target_delegate):
+                    and memo[4] is wild_type.get_target_delegate
+                    and wild_type.find_handler is _RULE_ROUTER_FIND_HANDLER
+                    and type(default).find_handler is _RULE_ROUTER_FIND_HANDLER):
                 return memo[6]  # type: ignore[no-any-return]
         self._fast_memo = None
         if type(drules) is not _TrackedRules or len(drules) != 1:
@@ -353,10 +356,10 @@ class Application(ReversibleRouter):
         rule = drules[0]
         wild = rule.target
         if (not dplan.match_all[0] or dplan.kinds[0] != _ROUTER or rule.target_kwargs
-                or type(default).find_handler is not RuleRouter.find_handler
+                or type(default).find_handler is not _RULE_ROUTER_FIND_HANDLER
                 or "find_handler" in default.__dict__
                 or not isinstance(wild, _ApplicationRouter)
-                or type(wild).find_handler is not RuleRouter.find_handler
+                or type(wild).find_handler is not _RULE_ROUTER_FIND_HANDLER
                 or "find_handler" in wild.__dict__
                 or wild.application is not self):
             return None
@@ -708,6 +711,7 @@ class _AppDelegate(_RoutingDelegate, _HandlerDelegate):
 
 
 _APP_FIND_HANDLER = Application.find_handler
+_RULE_ROUTER_FIND_HANDLER = RuleRouter.find_handler
 _APP_GET_HANDLER_DELEGATE = Application.get_handler_delegate
 
 
