@@ -38,6 +38,8 @@ awaitable does `_execute` return a coroutine for the rest of the request.
 ``Content-Length``) with the default methods inlined, for classes that
 override none of them; which classes do is worked out once per class, on
 its first response (so replace such methods on a class before it serves).
+The same goes for the ``super().__init__()`` call of the constructor, made
+only when a class after `RequestHandler` in the MRO defines ``__init__``.
 
 Cookies, signed cookies, XSRF protection, the current user and `redirect`
 come from `.security.SecurityMixin`, which `RequestHandler` inherits.
