@@ -54,7 +54,7 @@ from typing import Any, TypeVar
 
 from embedtornado import _accel
 
-__all__ = ["COMPILED", "Loop", "install", "new_event_loop", "run"]
+__all__ = ["COMPILED", "Loop", "install", "new_event_loop", "run", "set_edge_triggered"]
 
 _T = TypeVar("_T")
 
@@ -240,6 +240,26 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
         return Loop()
     loop: asyncio.AbstractEventLoop = policy.new_event_loop()
     return loop
+
+
+def set_edge_triggered(loop: asyncio.AbstractEventLoop, fd: Any, edge: bool = True) -> bool:
+    """Ask *loop* for edge-triggered (*edge* true) or level-triggered callbacks on *fd*.
+
+    On a compiled :class:`Loop` this is ``loop.set_edge_triggered(fd, edge)``:
+    *fd* must have a reader or writer added with ``add_reader``/``add_writer``,
+    and the mode holds until both are removed. On any other loop (asyncio's,
+    uvloop's, and :class:`Loop` itself under ``EMBEDTORNADO_NO_EXTENSIONS=1``)
+    it does nothing: those loops are level-triggered only, and level-triggered
+    delivery keeps the edge contract, because an edge-mode callback must read
+    or write until ``BlockingIOError`` anyway and so finds nothing left when
+    called again. Returns True when the loop applied the mode, False when it
+    ignored the request.
+    """
+    method = getattr(loop, "set_edge_triggered", None)
+    if method is None:
+        return False
+    method(fd, edge)
+    return True
 
 
 def _stdlib_default_policy() -> type:

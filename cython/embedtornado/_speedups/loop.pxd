@@ -39,6 +39,7 @@ cdef class FdEntry:
         int fd
         uint32_t registered
         bint dirty
+        bint edge
         Handle reader
         Handle writer
         NativeIO native
@@ -102,6 +103,7 @@ cdef class LoopBase:
     cdef int _report(self, str message, object exc, dict extra) except -1
     cdef _close_fds(self)
     cdef _unknown_fd(self, int fd, uint32_t mask)
+    cdef uint32_t _want(self, FdEntry e)
     cdef int _update(self, FdEntry e, bint eager) except -1
     cdef int _ctl(self, FdEntry e, uint32_t want, bint raise_errors) except -1
     cdef int _set_native(self, int fd, NativeIO native, bint rd, bint wr) except -1

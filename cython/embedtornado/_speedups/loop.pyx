@@ -121,7 +121,12 @@ def _run_until_complete_cb(fut):
 
 @cython.final
 cdef class FdEntry:
-    """Per-fd state: callbacks and the interest mask epoll knows about."""
+    """Per-fd state: callbacks and the interest mask epoll knows about.
+
+    ``registered`` is the event mask epoll holds for the fd (``EPOLLET``
+    included in edge mode); ``edge`` is the mode asked for with
+    ``set_edge_triggered``, which lasts while the fd has any interest.
+    """
 
     def __cinit__(self, int fd):
         self.fd = fd
@@ -861,16 +866,28 @@ cdef class LoopBase:
             self._dirty.append(e)
         return 0
 
-    cdef int _update(self, FdEntry e, bint eager) except -1:
-        # Bring the epoll set in line with the entry. An fd new to epoll is
-        # added now, so that add_reader() raises for a bad fd as asyncio's
-        # does; with *eager*, an fd losing all interest is deleted now (its
-        # owner may close it next). Other changes wait for the next poll.
+    cdef uint32_t _want(self, FdEntry e):
+        # The mask epoll should hold for the entry. An fd with no interest
+        # left drops edge mode, so the mode never outlives the fd's last
+        # reader and writer (and cannot leak onto a reused fd number).
         cdef uint32_t want = 0
         if e.reader is not None or e.native_read:
             want |= EPOLLIN
         if e.writer is not None or e.native_write:
             want |= EPOLLOUT
+        if want == 0:
+            e.edge = False
+        elif e.edge:
+            want |= EPOLLET
+        return want
+
+    cdef int _update(self, FdEntry e, bint eager) except -1:
+        # Bring the epoll set in line with the entry. An fd new to epoll is
+        # added now, so that add_reader() raises for a bad fd as asyncio's
+        # does; with *eager*, an fd losing all interest is deleted now (its
+        # owner may close it next). Other changes (a mode switch included)
+        # wait for the next poll.
+        cdef uint32_t want = self._want(e)
         if want == e.registered and not e.dirty:
             return 0
         if e.registered == 0 or (want == 0 and eager):
@@ -914,11 +931,7 @@ cdef class LoopBase:
         for item in dirty:
             e = <FdEntry>item
             e.dirty = False
-            want = 0
-            if e.reader is not None or e.native_read:
-                want |= EPOLLIN
-            if e.writer is not None or e.native_write:
-                want |= EPOLLOUT
+            want = self._want(e)
             if want != e.registered:
                 try:
                     self._ctl(e, want, True)
@@ -936,6 +949,7 @@ cdef class LoopBase:
         e.native = None
         e.native_read = False
         e.native_write = False
+        e.edge = False
         if e.registered and self._epfd >= 0:
             epoll_ctl(self._epfd, EPOLL_CTL_DEL, fd, NULL)
         e.registered = 0
@@ -1034,6 +1048,51 @@ cdef class LoopBase:
         """Stop watching *fd* for writing; return True if it was watched."""
         self._ensure_fd_no_transport(fd)
         return self._remove_writer(fd)
+
+    def set_edge_triggered(self, fd, edge=True):
+        """Choose edge- (*edge* true) or level-triggered delivery for *fd*.
+
+        Level mode is the default and asyncio's: a reader (writer) callback
+        is called on every loop iteration while *fd* is readable (writable).
+        In edge mode it is called once per readiness edge -- new data
+        arrived, the fd became writable again, a fresh registration -- so the
+        callback must read (write) until ``EAGAIN``/``BlockingIOError``, or
+        it will not hear of the rest. An extra call without a new edge can
+        still happen (changing the fd's reader/writer set re-arms epoll, and
+        an edge reports every direction that is ready), so a callback must
+        cope with finding nothing to do.
+
+        *fd* (an int or an object with ``fileno()``) must have a reader or a
+        writer added on this loop; the choice covers its current and later
+        registrations until ``remove_reader`` and ``remove_writer`` have
+        dropped both (or until set back), so a closed fd's mode never
+        passes to a new fd with the same number. ``edge=False`` on an fd
+        that is not watched does nothing. The loop's own fds, and fds owned
+        by its transports, cannot be switched. Raises `ValueError` for an fd
+        with no reader or writer; `RuntimeError` for a transport's fd.
+
+        `embedtornado.loop.set_edge_triggered` is the loop-agnostic form
+        (a no-op on loops without an edge mode, such as asyncio's).
+        """
+        self._check_closed_c()
+        self._ensure_fd_no_transport(fd)
+        cdef int fileno = _fileobj_to_fd(fd)
+        cdef FdEntry e = self._entry(fileno, False)
+        cdef bint on = bool(edge)
+        if e is None or (e.reader is None and e.writer is None):
+            if not on:
+                return
+            raise ValueError(f"File descriptor {fd!r} has no reader or writer on this loop")
+        if e.native is not None and (e.native_read or e.native_write):
+            raise RuntimeError(f"File descriptor {fd!r} is used by the loop itself")
+        if e.edge != on:
+            e.edge = on
+            self._update(e, False)
+
+    def is_edge_triggered(self, fd):
+        """Return True if *fd* is watched in edge mode (see `set_edge_triggered`)."""
+        cdef FdEntry e = self._entry(_fileobj_to_fd(fd), False)
+        return e is not None and e.edge
 
     # ------------------------------------------------------------------
     # Native transports and listeners (transports.pxi, server.pxi)
