@@ -31,6 +31,7 @@ NEVER = (
     "colorama",  # log: only for a colour check on a terminal
     "concurrent.futures.thread",  # no thread pool before a run_in_executor
     "curses",  # log: only for a colour check on a terminal
+    "email",  # http.client, web.static's If-Modified-Since parsing
     "embedtornado._pure.wsmask",  # util._websocket_mask: WebSockets, XSRF tokens
     "embedtornado._speedups.wsmask",
     "embedtornado.web.signing",  # signed cookies
@@ -38,31 +39,23 @@ NEVER = (
     "gzip",  # web.transforms: only when a response is compressed
     "hmac",  # web.signing / web.security: signed cookies, XSRF check
     "html",  # escape.xhtml_unescape
+    "http.client",  # httputil.responses is built from http.HTTPStatus
+    "http.cookies",  # httputil: request.cookies
     "importlib.resources",
     "json",  # escape.json_encode / json_decode
     "logging.handlers",  # log: only for a log file
+    "mimetypes",  # web.static: content types
     "pathlib",
     "pickle",
     "queue",
+    "random",  # email.utils; ioloop's jitter
     "shutil",  # _tls: certificate helpers
     "tempfile",  # _tls: certificate helpers
+    "urllib.parse",  # httputil.url_concat, escape's url helpers
     "uuid",
     "zipfile",
 )
 
-#: Still imported at start-up, by modules whose owners have not made the
-#: import lazy yet; each entry names the import. These run as strict xfails:
-#: when one starts to pass, move it to NEVER (if the first request does not
-#: import it either; else give it its own import-only test).
-PENDING = {
-    "http.client": "httputil: `from http.client import responses` (and tests/test_httputil.py "
-                   "asserts `httputil.responses is http.client.responses`)",
-    "email": "http.client (httputil) and web.static's `import email.utils`",
-    "mimetypes": "web.static: `import mimetypes` (import it in get_content_type)",
-    "urllib.parse": "httputil: `from urllib.parse import ...` (used by url_concat only)",
-    "http.cookies": "httputil: `import http.cookies` (import it in the cookies property)",
-    "random": "email.utils (through http.client and web.static)",
-}
 
 IMPORTS = "import embedtornado.web, embedtornado.ioloop, embedtornado.httpserver"
 
@@ -159,14 +152,6 @@ def test_not_imported_at_start_up(imported, module):
 @pytest.mark.parametrize("module", NEVER)
 def test_not_imported_by_the_first_request(served, module):
     assert module not in served
-
-
-@pytest.mark.parametrize(
-    "module",
-    [pytest.param(m, marks=pytest.mark.xfail(reason=why, strict=True)) for m, why in PENDING.items()],
-)
-def test_pending_lazy_imports(imported, module):
-    assert module not in imported
 
 
 def test_public_names_still_resolve():

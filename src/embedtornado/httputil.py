@@ -30,17 +30,14 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import datetime
-import http.cookies
 import re
 import time
 import typing
-import unicodedata
 import warnings
 from collections.abc import Awaitable, Generator, Iterable, Iterator, Mapping
 from functools import lru_cache
-from http.client import responses  # noqa: F401 - re-exported: status code -> reason phrase
+from http import HTTPStatus
 from typing import Any, AnyStr
-from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
 
 from embedtornado._httpdefs import (  # noqa: F401 - re-exported
     HTTPInputError,
@@ -53,7 +50,16 @@ from embedtornado._httpdefs import (  # noqa: F401 - re-exported
 )
 from embedtornado.escape import native_str, parse_qs_bytes, to_unicode, utf8
 
+# NOTE(embedtornado): http.client, http.cookies, urllib.parse and unicodedata
+# are imported where they are used, so a server does not load http.client's
+# email parser at start-up (tests/test_startup.py).
+
+#: Status code -> reason phrase: what ``http.client.responses`` holds, built
+#: the same way from `http.HTTPStatus` without importing http.client.
+responses = {v: v.phrase for v in HTTPStatus.__members__.values()}
+
 if typing.TYPE_CHECKING:
+    import http.cookies
     import unittest
     from asyncio import Future
 
@@ -725,6 +731,8 @@ class HTTPServerRequest:
             return self._cookies
         except AttributeError:
             pass
+        import http.cookies
+
         jar: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
         self._cookies = jar
         header = self.headers.get("Cookie")
@@ -919,6 +927,8 @@ def url_concat(
         extra = args
     else:
         raise TypeError(f"'args' parameter should be dict, list or tuple. Not {type(args)}")
+    from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
+
     parts = urlparse(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     query.extend(extra)
@@ -1052,6 +1062,8 @@ def encode_username_password(username: str | bytes, password: str | bytes) -> by
 
     .. versionadded:: 5.1
     """
+    import unicodedata
+
     if isinstance(username, str):
         username = unicodedata.normalize("NFC", username)
     if isinstance(password, str):

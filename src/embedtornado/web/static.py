@@ -50,9 +50,7 @@ served: directories, devices, FIFOs and sockets are 403, missing files 404.
 from __future__ import annotations
 
 import datetime
-import email.utils
 import hashlib
-import mimetypes
 import os
 import stat
 import threading
@@ -327,6 +325,8 @@ class StaticFileHandler(RequestHandler):
         if since_value is None or self.modified is None:
             return False
         try:
+            import email.utils
+
             since = email.utils.parsedate_to_datetime(since_value)
         except Exception:
             return False  # an unparseable date is no condition at all
@@ -491,6 +491,8 @@ class StaticFileHandler(RequestHandler):
         ``application/octet-stream``.
         """
         assert self.absolute_path is not None
+        import mimetypes
+
         mime_type, encoding = mimetypes.guess_type(self.absolute_path)
         if encoding == "gzip":
             return "application/gzip"
