@@ -204,6 +204,11 @@ cdef class SocketTransport(NativeIO):
             logger.debug("%r resumes reading", self)
 
     cdef int _on_read(self) except -1:
+        # One recv per readiness event, level-triggered on purpose: edge mode
+        # (LoopBase.set_edge_triggered) would force a drain to EAGAIN, one
+        # extra recv per event, to save epoll_ctl calls this path hardly makes
+        # (measured: ~2 per connection, ADD and DEL, over 61k keep-alive
+        # requests on 50 connections; 30 in 4,400 echo round trips).
         cdef ssize_t n
         cdef int err
         if self._buffered:
