@@ -82,7 +82,9 @@ class TCPServer:
     WebSocket after its upgrade, or ``detach()``), as nginx counts every
     open socket against ``worker_connections``. A connection over the limit
     is refused by :meth:`_refuse_connection` without reading its request.
-    It may be changed at any time; it applies to the next accept.
+    It may be changed at any time; it applies to the next accept. A server
+    without a limit keeps no record per connection, so connections accepted
+    while there was none are not counted once one is set.
     """
 
     ssl_handshake_timeout: float | None = _tls.DEFAULT_HANDSHAKE_TIMEOUT
@@ -180,7 +182,10 @@ class TCPServer:
         if limit and len(self._open) >= limit and self._count_open() >= limit:
             self._refuse_connection(conn, address)
             return
-        self._open[conn.fileno()] = conn
+        if limit:
+            # Only a limited server keeps the open sockets (a dict entry per
+            # connection counts against the C10K memory budget).
+            self._open[conn.fileno()] = conn
         if type(self).handle_stream is not TCPServer.handle_stream:
             if self._ssl_context is not None:
                 self._sniff_then_accept_stream(conn, address)
@@ -356,7 +361,7 @@ class TCPServer:
             else:
                 stream = IOStream(conn, max_buffer_size=self.max_buffer_size,
                                   read_chunk_size=self.read_chunk_size)
-            if conn.fileno() != -1:
+            if conn.fileno() in self._open:
                 self._open[conn.fileno()] = conn  # the wrapped socket, for TLS
         except (OSError, ssl.SSLError) as e:  # the peer may already be gone
             from embedtornado.log import gen_log

@@ -743,6 +743,32 @@ cdef class SocketTransport(NativeIO):
         self._empty_waiter = None
 
 
+# Thousands of idle connections each keep their addresses: every connection
+# of one listener has the same local address, and clients often come from a
+# few hosts. Equal values are shared with the previous connection's instead
+# of kept once per connection (bench_memory's c10k figure).
+cdef object _last_sockname = None
+cdef object _last_peer_host = None
+
+
+cdef object _shared_sockname(object name):
+    global _last_sockname
+    if name == _last_sockname:
+        return _last_sockname
+    _last_sockname = name
+    return name
+
+
+cdef object _shared_peer_host(object name):
+    global _last_peer_host
+    if type(name) is tuple and len(name) >= 2:
+        host = name[0]
+        if host == _last_peer_host:
+            return (_last_peer_host,) + name[1:]
+        _last_peer_host = host
+    return name
+
+
 cdef SocketTransport _new_socket_transport(LoopBase loop, object sock, object protocol,
                                            object waiter, object extra, object server):
     cdef SocketTransport t = SocketTransport.__new__(SocketTransport)
@@ -751,12 +777,12 @@ cdef SocketTransport _new_socket_transport(LoopBase loop, object sock, object pr
     t._fd = sock.fileno()
     t._extra = {} if extra is None else dict(extra)
     try:
-        t._extra["sockname"] = sock.getsockname()
+        t._extra["sockname"] = _shared_sockname(sock.getsockname())
     except OSError:
         t._extra["sockname"] = None
     if "peername" not in t._extra:
         try:
-            t._extra["peername"] = sock.getpeername()
+            t._extra["peername"] = _shared_peer_host(sock.getpeername())
         except OSError:
             t._extra["peername"] = None
     t._wbuf = []
