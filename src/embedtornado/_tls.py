@@ -221,38 +221,61 @@ def _wait_first_byte(loop: asyncio.AbstractEventLoop, sock: socket.socket,
 def _refuse_plain_http(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
     """Read what the client sent, answer 400, half-close, and close once it has."""
     gen_log.debug("Plain HTTP request on a TLS port from %s", _peer(sock))
-    received = _drain(sock, _PLAIN_DRAIN_LIMIT)
+    answer_and_linger(loop, sock, PLAIN_HTTP_RESPONSE, drain_limit=_PLAIN_DRAIN_LIMIT,
+                      linger=_PLAIN_LINGER)
+
+
+def answer_and_linger(loop: asyncio.AbstractEventLoop, sock: socket.socket, payload: bytes, *,
+                      drain_limit: int, linger: float,
+                      on_done: Callable[[], None] | None = None) -> bool:
+    """Send *payload* on a bare accepted socket, half-close, close once the peer has.
+
+    What the client already sent (up to *drain_limit* bytes) is read first and
+    later input is discarded until the peer's EOF, *drain_limit* bytes or
+    *linger* seconds: closing with unread input would reset the connection
+    and could destroy the answer before the client reads it. Returns False
+    when the socket failed and was closed at once; else *on_done* runs when
+    the linger ends (never before this returns).
+    """
     try:
-        sock.send(PLAIN_HTTP_RESPONSE)
+        sock.setblocking(False)
+        received = _drain(sock, drain_limit)
+        sock.send(payload)
         sock.shutdown(socket.SHUT_WR)
     except OSError:
         sock.close()
-        return
+        return False
     # From here the loop owns the bare descriptor: no socket object is left
     # to warn about if the loop closes before the linger ends.
     fd = sock.detach()
-    state = {"left": max(_PLAIN_DRAIN_LIMIT - received, 4096), "open": True}
+    left = max(drain_limit - received, 4096)
+    done = False
 
     def finish() -> None:
-        if state["open"]:
-            state["open"] = False
-            loop.remove_reader(fd)
+        nonlocal done
+        if not done:
+            done = True
             timer.cancel()
+            loop.remove_reader(fd)
             os.close(fd)
+            if on_done is not None:
+                on_done()
 
     def readable() -> None:
+        nonlocal left
         try:
             data = os.read(fd, 4096)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             data = b""
-        state["left"] -= len(data)
-        if not data or state["left"] <= 0:
+        left -= len(data)
+        if not data or left <= 0:
             finish()
 
-    timer = loop.call_later(_PLAIN_LINGER, finish)
+    timer = loop.call_later(linger, finish)
     loop.add_reader(fd, readable)
+    return True
 
 
 def _drain(sock: socket.socket, limit: int) -> int:

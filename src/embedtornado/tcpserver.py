@@ -38,7 +38,6 @@ Subclasses say how to speak on an accepted connection by overriding
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import ssl
 import time
@@ -242,44 +241,12 @@ class TCPServer:
         if not payload or self._lingering >= _MAX_LINGERING:
             conn.close()
             return
-        try:
-            conn.setblocking(False)
-            received = _drain(conn, _REFUSE_DRAIN_LIMIT)
-            conn.send(payload)
-            conn.shutdown(socket.SHUT_WR)
-        except OSError:
-            conn.close()
-            return
-        # The loop owns the bare descriptor from here: no socket object is
-        # left to warn about if the loop closes before the linger ends.
-        fd = conn.detach()
-        left = max(_REFUSE_DRAIN_LIMIT - received, 4096)
-        self._lingering += 1
-        done = False
+        if _tls.answer_and_linger(loop, conn, payload, drain_limit=_REFUSE_DRAIN_LIMIT,
+                                  linger=_REFUSE_LINGER, on_done=self._linger_done):
+            self._lingering += 1
 
-        def finish() -> None:
-            nonlocal done
-            if not done:
-                done = True
-                self._lingering -= 1
-                timer.cancel()
-                loop.remove_reader(fd)
-                os.close(fd)
-
-        def readable() -> None:
-            nonlocal left
-            try:
-                data = os.read(fd, 4096)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                data = b""
-            left -= len(data)
-            if not data or left <= 0:
-                finish()
-
-        timer = loop.call_later(_REFUSE_LINGER, finish)
-        loop.add_reader(fd, readable)
+    def _linger_done(self) -> None:
+        self._lingering -= 1
 
     def _log_refusals(self) -> None:
         now = time.monotonic()
@@ -399,17 +366,3 @@ class TCPServer:
         for sock in self._pending_sockets:
             sock.close()
         self._pending_sockets = []
-
-
-def _drain(sock: socket.socket, limit: int) -> int:
-    """Read and discard up to *limit* bytes already received; returns how many."""
-    total = 0
-    while total < limit:
-        try:
-            data = sock.recv(min(65536, limit - total))
-        except OSError:
-            break
-        if not data:
-            break
-        total += len(data)
-    return total
