@@ -421,6 +421,9 @@ def _serving_worker(server: Server, conn: http.client.HTTPConnection) -> int | N
 @example("03_multiprocess.py")
 def test_multiprocess(pair):
     for server in (pair.ours, pair.tornado):
+        # First the port (wait_ready respawns once on a lost free-port race),
+        # then the two forked workers.
+        server.wait_ready()
         deadline = time.monotonic() + START_TIMEOUT
         assert server.proc is not None
         while len(_children(server.proc.pid)) < 2 and time.monotonic() < deadline:
