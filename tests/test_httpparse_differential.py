@@ -438,3 +438,50 @@ def test_feed_from_a_finalizer_during_parse_is_refused(cmod):
         gc.callbacks.remove(callback)
     assert refused
     assert len(p.headers) == 401 and p.headers["F399"] == ["v"]
+
+
+# --- encode_head (the response head writer) ----------------------------------------------
+
+#: Text with the characters encode_head cares about: CR, LF, Latin-1 and beyond.
+_HEAD_TEXT = st.text(alphabet=st.sampled_from(
+    ["a", "Z", "-", " ", "\t", ":", "\r", "\n", "\x00", "\x7f", "\xe9", "\xff", "\u0100",
+     "\u2603", "\U0001f600"]), max_size=12)
+_HEAD_VALUE = st.one_of(_HEAD_TEXT, st.integers(), st.none())  # (bytes: -bb in hypothesis)
+_HEAD_FIELDS = st.dictionaries(
+    st.one_of(_HEAD_TEXT, st.integers(0, 3)),
+    st.one_of(st.lists(_HEAD_VALUE, max_size=3), st.lists(_HEAD_TEXT, min_size=1, max_size=3),
+              st.lists(_HEAD_TEXT, min_size=1, max_size=3), _HEAD_TEXT, st.tuples(_HEAD_TEXT)),
+    max_size=5)
+
+
+@settings(max_examples=int(os.environ.get("EMBEDTORNADO_DIFF_EXAMPLES", "300")),
+          suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(status=st.binary(max_size=20), fields=_HEAD_FIELDS, tail=st.binary(max_size=20))
+def test_encode_head_is_the_twin(cmod, status, fields, tail):
+    expected = py_parser.encode_head(status, fields, tail)
+    assert cmod.encode_head(status, fields, tail) == expected
+    if expected is not None:  # the twin's definition, restated
+        lines = b"".join(name.encode("latin-1") + b": " + value.encode("latin-1") + b"\r\n"
+                         for name, values in fields.items() for value in values)
+        assert expected == status + lines + b"\r\n" + tail
+
+
+@pytest.mark.parametrize(("fields", "written"), [
+    ({}, True),
+    ({"Server": ["x"], "Set-Cookie": ["a=1", "b=2"]}, True),
+    ({"X": ["caf\xe9", ""]}, True),
+    ({"X": ["snow \u2603"]}, False),    # not Latin-1
+    ({"X": ["a\r\nY: 1"]}, False),      # CR LF in a value
+    ({"X\n": ["a"]}, False),            # LF in a name
+    ({"X": "ab"}, False),               # values not in a list
+    ({"X": [b"ab"]}, False),            # a bytes value
+    ({1: ["a"]}, False),                # a name that is not str
+])
+def test_encode_head_cases(cmod, fields, written):
+    got = cmod.encode_head(b"HTTP/1.1 200 OK\r\n", fields, b"body")
+    assert got == py_parser.encode_head(b"HTTP/1.1 200 OK\r\n", fields, b"body")
+    assert (got is not None) == written
+    with pytest.raises(TypeError):
+        cmod.encode_head(None, fields, b"")
+    with pytest.raises(TypeError):
+        cmod.encode_head(b"", fields, None)

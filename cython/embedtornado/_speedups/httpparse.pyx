@@ -44,9 +44,16 @@ from cpython.bytes cimport (
     PyBytes_FromStringAndSize,
     PyBytes_GET_SIZE,
 )
-from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.dict cimport PyDict_Next
+from cpython.list cimport PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_CheckExact
 from cpython.object cimport PyObject
+from cpython.unicode cimport (
+    PyUnicode_1BYTE_DATA,
+    PyUnicode_1BYTE_KIND,
+    PyUnicode_GET_LENGTH,
+    PyUnicode_KIND,
+)
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy, memmove
@@ -73,7 +80,9 @@ from embedtornado._httpdefs import (
     TransferCodingNotImplemented,
 )
 
-__all__ = ["RequestParser", "normalize_header_name", "NEED_DATA", "HEAD", "DATA", "END"]
+__all__ = [
+    "RequestParser", "normalize_header_name", "encode_head", "NEED_DATA", "HEAD", "DATA", "END",
+]
 
 
 cdef extern from *:
@@ -229,6 +238,93 @@ assert (NEED_DATA, HEAD, DATA, END) == (EV_NEED_DATA, EV_HEAD, EV_DATA, EV_END)
 def normalize_header_name(name: str) -> str:
     """``"content-TYPE"`` -> ``"Content-Type"``: each dash-separated word capitalised."""
     return "-".join([w.capitalize() for w in name.split("-")])
+
+
+cdef extern from "Python.h":
+    int PyUnicode_READY(object o) except -1
+
+
+# --- the response head -----------------------------------------------------------------
+
+cdef inline Py_ssize_t _latin1_line_len(object s) except -2:
+    # Length of s as Latin-1 text for a header line; -1 if it is not an exact str of one-byte
+    # kind (every character below 256) or holds a CR or LF.
+    cdef Py_ssize_t n
+    cdef const char* p
+    if type(s) is not str:
+        return -1
+    PyUnicode_READY(s)  # a no-op but for legacy (Python 3.11 wstr) strings
+    if PyUnicode_KIND(s) != PyUnicode_1BYTE_KIND:
+        return -1
+    n = PyUnicode_GET_LENGTH(s)
+    p = <const char*>PyUnicode_1BYTE_DATA(s)
+    if memchr(p, 13, n) != NULL or memchr(p, 10, n) != NULL:
+        return -1
+    return n
+
+
+def encode_head(bytes status not None, dict fields not None, bytes tail not None):
+    """``status`` + ``Name: value\\r\\n`` for each value of ``fields`` + ``\\r\\n`` + ``tail``.
+
+    Two passes over ``fields`` (check and measure, then copy) into one bytes
+    object. ``None`` in the same cases as the twin (see there).
+    """
+    cdef Py_ssize_t pos = 0, total, n, m, i, count
+    cdef PyObject* k
+    cdef PyObject* v
+    cdef object name, values, value, out
+    cdef char* w
+    cdef char* end
+    total = PyBytes_GET_SIZE(status) + 2 + PyBytes_GET_SIZE(tail)
+    while PyDict_Next(fields, &pos, &k, &v):
+        name = <object>k
+        values = <object>v
+        if type(name) is not str or not PyList_CheckExact(values):
+            return None
+        count = PyList_GET_SIZE(values)
+        if count == 0:
+            continue  # a name without values writes nothing (and is not looked at)
+        n = _latin1_line_len(name)
+        if n < 0:
+            return None
+        for i in range(count):
+            value = <object>PyList_GET_ITEM(values, i)
+            m = _latin1_line_len(value)
+            if m < 0:
+                return None
+            total += n + 4 + m
+    out = PyBytes_FromStringAndSize(NULL, total)
+    w = PyBytes_AS_STRING(out)
+    end = w + total
+    memcpy(w, PyBytes_AS_STRING(status), PyBytes_GET_SIZE(status))
+    w += PyBytes_GET_SIZE(status)
+    pos = 0
+    while PyDict_Next(fields, &pos, &k, &v):
+        name = <object>k
+        values = <object>v
+        n = PyUnicode_GET_LENGTH(name)
+        count = PyList_GET_SIZE(values)
+        for i in range(count):
+            value = <object>PyList_GET_ITEM(values, i)
+            # The lists cannot have changed between the passes (no Python code ran), but
+            # the copy stays inside the buffer whatever happens.
+            if w + n + 4 + PyUnicode_GET_LENGTH(value) + 2 > end:
+                raise RuntimeError("header fields changed while being written")
+            memcpy(w, PyUnicode_1BYTE_DATA(name), n)
+            w += n
+            w[0] = 58  # ':'
+            w[1] = 32
+            w += 2
+            memcpy(w, PyUnicode_1BYTE_DATA(value), PyUnicode_GET_LENGTH(value))
+            w += PyUnicode_GET_LENGTH(value)
+            w[0] = 13
+            w[1] = 10
+            w += 2
+    w[0] = 13
+    w[1] = 10
+    w += 2
+    memcpy(w, PyBytes_AS_STRING(tail), PyBytes_GET_SIZE(tail))
+    return out
 
 
 # --- shared str objects: common header names, methods, versions ------------------------

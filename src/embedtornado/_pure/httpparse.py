@@ -59,7 +59,9 @@ from embedtornado._httpdefs import (
     TransferCodingNotImplemented,
 )
 
-__all__ = ["RequestParser", "normalize_header_name", "NEED_DATA", "HEAD", "DATA", "END"]
+__all__ = [
+    "RequestParser", "normalize_header_name", "encode_head", "NEED_DATA", "HEAD", "DATA", "END",
+]
 
 # --- RFC 9110 / 9112 grammar, one named rule each ---------------------------------
 
@@ -102,6 +104,35 @@ _S_ERROR = 7
 def normalize_header_name(name: str) -> str:
     """``"content-TYPE"`` -> ``"Content-Type"``: each dash-separated word capitalised."""
     return "-".join(w.capitalize() for w in name.split("-"))
+
+
+def encode_head(status: bytes, fields: dict[str, list[str]], tail: bytes) -> bytes | None:
+    """``status`` + ``Name: value\\r\\n`` for each value of ``fields`` + ``\\r\\n`` + ``tail``.
+
+    ``fields`` is an `HTTPHeaders` ``_as_list`` (name -> list of values), in
+    its order. The field lines are Latin-1. ``None`` when that block cannot be
+    written as it is: a name or value that is not a ``str``, a values entry
+    that is not a ``list``, a character outside Latin-1, or a CR or LF
+    anywhere in it. The caller then takes its general path, which reports
+    the exact error.
+    """
+    parts = []
+    for name, values in fields.items():
+        if type(name) is not str or type(values) is not list:
+            return None
+        for value in values:
+            if type(value) is not str:
+                return None
+            parts += (name, ": ", value, "\r\n")
+    parts.append("\r\n")
+    block = "".join(parts)
+    n = len(parts) // 4
+    if block.count("\r") != n + 1 or block.count("\n") != n + 1:
+        return None
+    try:
+        return status + block.encode("latin-1") + tail
+    except UnicodeEncodeError:
+        return None
 
 
 def _split_list(value: str) -> list[str]:

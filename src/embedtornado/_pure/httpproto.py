@@ -312,6 +312,15 @@ class HTTP1Connection:
                 as_list["Transfer-Encoding"] = ["chunked"]
                 headers._combined_cache.pop("Transfer-Encoding", None)
         status = _status_line(code, start_line.reason)
+        tail = self._format_chunk(chunk) if chunk else b""
+        if type(tail) is not bytes:
+            tail = bytes(tail)
+        if as_list is not None:
+            # The compiled encode_head writes the head in one bytes object;
+            # None sends us the general way below, which names the problem.
+            data = httpparse.encode_head(status, as_list, tail)
+            if data is not None:
+                return self._proto._send(data)
         # One join over name, ": ", value, CRLF, ... builds the block in one pass.
         parts = []
         n = 0
@@ -332,10 +341,7 @@ class HTTP1Connection:
         block = "".join(parts)
         if block.count("\r") != n + 1 or block.count("\n") != n + 1:
             raise ValueError("Illegal characters (CR or LF) in header: %r" % block)
-        data = status + block.encode("latin-1")
-        if chunk:
-            data += self._format_chunk(chunk)
-        return self._proto._send(data)
+        return self._proto._send(status + block.encode("latin-1") + tail)
 
     def write(self, chunk: bytes) -> asyncio.Future:
         """Send a piece of the body (chunk-encoded when the response is chunked)."""
