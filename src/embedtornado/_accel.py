@@ -26,7 +26,7 @@ import os
 from types import ModuleType
 
 #: Every module that has a compiled implementation, in dependency order.
-MODULES: tuple[str, ...] = ("httpparse", "httpproto", "tmplrt", "wsmask", "loop")
+MODULES: tuple[str, ...] = ("httpparse", "httpproto", "tmplrt", "wsmask", "loop", "jsonenc")
 
 _log = logging.getLogger("embedtornado.general")
 _loaded: dict[str, ModuleType] = {}

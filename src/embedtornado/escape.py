@@ -165,6 +165,13 @@ def json_encode(value: Any) -> str:
     as ``<\\/`` (an equivalent JSON escape), so the text can never close
     the surrounding script element.
     """
+    dumps = _fast_json
+    if dumps is _UNSET:
+        dumps = _fast_json_setup()
+    if dumps is not None:
+        fast = dumps(value)
+        if fast is not None:
+            return fast.decode("ascii")
     try:
         make_encoder = _make_json_encoder
     except NameError:  # the first call: import json, probe the C encoder
@@ -185,6 +192,37 @@ def json_encode(value: Any) -> str:
     import json
 
     return json.dumps(value).replace("</", "<\\/")
+
+
+def _json_bytes(value: Any) -> bytes:
+    """``json_encode(value).encode("utf-8")``, without the ``str`` when it can."""
+    dumps = _fast_json
+    if dumps is _UNSET:
+        dumps = _fast_json_setup()
+    if dumps is not None:
+        fast = dumps(value)
+        if fast is not None:
+            return fast  # type: ignore[no-any-return]
+    return json_encode(value).encode("utf-8")
+
+
+# NOTE(embedtornado): the compiled encoder (embedtornado._speedups.jsonenc)
+# writes the JSON of the common values (str-keyed dicts, lists, tuples, str,
+# int, float, bool, None) itself, as json_encode's exact text; for any other
+# value it returns None and the general route below runs. With the twins live
+# it is not used: the twin is the specification (json.dumps after a type walk),
+# slower than the general route. Looked up on the first call.
+_UNSET: Any = object()
+_fast_json: Any = _UNSET
+
+
+def _fast_json_setup() -> Any:
+    global _fast_json
+    from embedtornado import _accel
+
+    module = _accel.load("jsonenc")
+    _fast_json = module.dumps if module.__name__.startswith("embedtornado._speedups.") else None
+    return _fast_json
 
 
 # NOTE(embedtornado): json.dumps(value) with its default options ends in the

@@ -353,6 +353,47 @@ def test_write_dict_content_type_with_and_without_a_set_header_override():
     assert ours.headers["content-type"] == "application/json; charset=UTF-8; x=1"
 
 
+def test_write_dict_values_the_compiled_encoder_leaves_alone_match_tornado():
+    def handlers(web):
+        class J(web.RequestHandler):
+            def get(self):
+                case = self.get_argument("case")
+                if case == "intkey":
+                    self.write({1: "a", "b": [1.5, None]})
+                elif case == "bigint":
+                    self.write({"n": 2**70, "m": -(2**63)})
+                elif case == "deep":
+                    value: object = "</"
+                    for _ in range(40):
+                        value = {"k": [value]}
+                    self.write(value)  # type: ignore[arg-type]
+                else:
+                    self.write({"s": "caf\xe9 \u2603 \U0001f600 </script>", "f": [0.1, 1e300, -0.0],
+                                "t": (True, False, None)})
+
+        return [(r"/", J)]
+
+    for case in ("intkey", "bigint", "deep", "mixed"):
+        ours, _ = compare(handlers, req(path="/?case=" + case))
+        assert ours.code == 200 and ours.headers["content-type"].startswith("application/json")
+
+
+def test_write_dict_uses_a_replaced_escape_json_encode(monkeypatch):
+    import tornado.escape
+
+    def handlers(web):
+        class J(web.RequestHandler):
+            def get(self):
+                self.write({"a": 1})
+
+        return [(r"/", J)]
+
+    for module in (escape, tornado.escape):
+        monkeypatch.setattr(module, "json_encode", lambda value: "custom:%d" % len(value))
+    ours, _ = compare(handlers, req(path="/"))
+    assert ours.body == b"custom:1"
+
+
 def test_router_find_handler_patched_after_the_first_request_is_used(monkeypatch):
     from embedtornado.web.application import _ApplicationRouter
     from rawhttp import ServerHarness

@@ -92,6 +92,7 @@ _HeaderTypes = Union[bytes, str, int, numbers.Integral, datetime.datetime]
 _SERVER_HEADER = "embedtornado/%s" % embedtornado.version
 _DEFAULT_CONTENT_TYPE = "text/html; charset=UTF-8"
 _JSON_CONTENT_TYPE = "application/json; charset=UTF-8"
+_JSON_ENCODE = escape.json_encode  # (write() checks it was not replaced)
 
 # NOTE(embedtornado): formatting the Date header costs more than the rest of
 # clear(); it changes once a second, so it is formatted once a second.
@@ -606,7 +607,10 @@ class RequestHandler(SecurityMixin):
             self._write_buffer.append(chunk)  # type: ignore[arg-type]
             return
         if kind is dict:
-            text = escape.json_encode(chunk)
+            # NOTE(embedtornado): straight to bytes, unless escape.json_encode
+            # was replaced (an application's own encoder is then used, as in Tornado).
+            data = (escape._json_bytes(chunk) if escape.json_encode is _JSON_ENCODE
+                    else escape.json_encode(chunk).encode("utf-8"))
             headers = self._headers
             if type(self).set_header is _DEFAULT_SET_HEADER and type(headers) is HTTPHeaders:
                 # What set_header does with this (valid, normalised) name and value.
@@ -614,7 +618,7 @@ class RequestHandler(SecurityMixin):
                 headers._combined_cache.pop("Content-Type", None)
             else:
                 self.set_header("Content-Type", _JSON_CONTENT_TYPE)
-            self._write_buffer.append(text.encode("utf-8"))
+            self._write_buffer.append(data)
             return
         if not isinstance(chunk, (bytes, str, dict)):
             message = "write() only accepts bytes, unicode, and dict objects"
