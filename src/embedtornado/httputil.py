@@ -39,6 +39,7 @@ from functools import lru_cache
 from http import HTTPStatus
 from typing import Any, AnyStr
 
+from embedtornado import _accel
 from embedtornado._httpdefs import (  # noqa: F401 - re-exported
     HTTPInputError,
     HTTPOutputError,
@@ -457,6 +458,7 @@ class ParseBodyConfig:
 
 
 _DEFAULT_PARSE_BODY_CONFIG = ParseBodyConfig()
+_split_query = _accel.load("httpparse").split_query
 
 
 def set_parse_body_config(config: ParseBodyConfig) -> None:
@@ -679,41 +681,22 @@ class HTTPServerRequest:
         else:
             self.path = self.query = ""  # see the note in the class docstring
         query = self.query
-        if query and query.isascii() and "%" not in query and "+" not in query:
-            # NOTE(embedtornado): what the general case below gives for a
-            # query without escapes, in one pass that fills both dicts.
-            fields = query.split("&")
+        if query:
             limit = _DEFAULT_PARSE_BODY_CONFIG.urlencoded.max_arguments
-            if limit is not None and len(fields) > limit:
-                raise HTTPInputError("Invalid query string: Max number of fields exceeded")
-            arguments: dict[str, list[bytes]] = {}
-            query_arguments: dict[str, list[bytes]] = {}
-            for field in fields:
-                if field:
-                    name, _, value = field.partition("=")
-                    raw = value.encode("ascii")
-                    values = arguments.get(name)
-                    if values is None:
-                        arguments[name] = [raw]
-                        query_arguments[name] = [raw]
-                    else:
-                        values.append(raw)
-                        query_arguments[name].append(raw)
-            self.arguments = arguments
-            self.query_arguments = query_arguments
-        elif query:
             try:
-                # Bounded like a urlencoded body: parsing costs enough per
-                # field to be worth a limit. Only the global config is
-                # reachable from here (see set_parse_body_config).
-                self.arguments = parse_qs_bytes(
-                    self.query,
-                    keep_blank_values=True,
-                    max_num_fields=_DEFAULT_PARSE_BODY_CONFIG.urlencoded.max_arguments,
-                )
+                # NOTE(embedtornado): a query without escapes is split in one
+                # pass into both dicts (the compiled httpparse.split_query).
+                split = _split_query(query, limit)
+                if split is None:
+                    # Bounded like a urlencoded body: parsing costs enough per
+                    # field to be worth a limit. Only the global config is
+                    # reachable from here (see set_parse_body_config).
+                    arguments = parse_qs_bytes(query, keep_blank_values=True,
+                                               max_num_fields=limit)
+                    split = arguments, {k: list(v) for k, v in arguments.items()}
             except ValueError as e:  # over the limit, or not Latin-1 text
                 raise HTTPInputError(f"Invalid query string: {e}") from e
-            self.query_arguments = {k: list(v) for k, v in self.arguments.items()}
+            self.arguments, self.query_arguments = split
         else:
             self.arguments = {}
             self.query_arguments = {}

@@ -81,7 +81,8 @@ from embedtornado._httpdefs import (
 )
 
 __all__ = [
-    "RequestParser", "normalize_header_name", "encode_head", "NEED_DATA", "HEAD", "DATA", "END",
+    "RequestParser", "normalize_header_name", "encode_head", "split_query",
+    "NEED_DATA", "HEAD", "DATA", "END",
 ]
 
 
@@ -242,6 +243,8 @@ def normalize_header_name(name: str) -> str:
 
 cdef extern from "Python.h":
     int PyUnicode_READY(object o) except -1
+    bint PyUnicode_IS_ASCII(object o)
+    object PyUnicode_DecodeASCII(const char* s, Py_ssize_t size, const char* errors)
 
 
 # --- the response head -----------------------------------------------------------------
@@ -325,6 +328,63 @@ def encode_head(bytes status not None, dict fields not None, bytes tail not None
     w += 2
     memcpy(w, PyBytes_AS_STRING(tail), PyBytes_GET_SIZE(tail))
     return out
+
+
+# --- the query string ------------------------------------------------------------------
+
+def split_query(query, limit):
+    """The query string's ``(arguments, query_arguments)`` when it has no escapes (see the twin).
+
+    One pass over the ASCII storage of ``query``: the names are new ``str``
+    objects and the values new ``bytes`` sliced straight from it.
+    """
+    cdef Py_ssize_t n, i, start, end, eq, fields
+    cdef const char* p
+    cdef const char* hit
+    cdef object name, raw, values
+    cdef dict arguments, query_arguments
+    if type(query) is not str:
+        return None
+    PyUnicode_READY(query)
+    if not PyUnicode_IS_ASCII(query):
+        return None
+    n = PyUnicode_GET_LENGTH(query)
+    p = <const char*>PyUnicode_1BYTE_DATA(query)
+    if memchr(p, 37, n) != NULL or memchr(p, 43, n) != NULL:  # "%", "+"
+        return None
+    fields = 1
+    i = 0
+    while True:
+        hit = <const char*>memchr(p + i, 38, n - i)  # "&"
+        if hit == NULL:
+            break
+        fields += 1
+        i = hit - p + 1
+    if limit is not None and fields > limit:
+        raise ValueError("Max number of fields exceeded")
+    arguments = {}
+    query_arguments = {}
+    start = 0
+    while start <= n:
+        hit = <const char*>memchr(p + start, 38, n - start) if start < n else NULL
+        end = hit - p if hit != NULL else n
+        if end > start:
+            hit = <const char*>memchr(p + start, 61, end - start)  # "="
+            eq = hit - p if hit != NULL else end
+            name = PyUnicode_DecodeASCII(p + start, eq - start, NULL)
+            if eq < end:
+                raw = PyBytes_FromStringAndSize(p + eq + 1, end - eq - 1)
+            else:
+                raw = b""
+            values = arguments.get(name)
+            if values is None:
+                arguments[name] = [raw]
+                query_arguments[name] = [raw]
+            else:
+                (<list>values).append(raw)
+                (<list>query_arguments[name]).append(raw)
+        start = end + 1
+    return arguments, query_arguments
 
 
 # --- shared str objects: common header names, methods, versions ------------------------

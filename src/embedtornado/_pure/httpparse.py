@@ -60,7 +60,8 @@ from embedtornado._httpdefs import (
 )
 
 __all__ = [
-    "RequestParser", "normalize_header_name", "encode_head", "NEED_DATA", "HEAD", "DATA", "END",
+    "RequestParser", "normalize_header_name", "encode_head", "split_query",
+    "NEED_DATA", "HEAD", "DATA", "END",
 ]
 
 # --- RFC 9110 / 9112 grammar, one named rule each ---------------------------------
@@ -133,6 +134,38 @@ def encode_head(status: bytes, fields: dict[str, list[str]], tail: bytes) -> byt
         return status + block.encode("latin-1") + tail
     except UnicodeEncodeError:
         return None
+
+
+def split_query(query: str, limit: int | None) -> tuple[dict, dict] | None:
+    """The query string's ``(arguments, query_arguments)`` when it has no escapes.
+
+    For an ASCII ``query`` without ``%`` or ``+`` this is what
+    ``parse_qs_bytes(query, keep_blank_values=True)`` gives (and an equal
+    copy of it, with lists of its own): ``{name: [value bytes, ...]}`` in
+    order, a field without ``=`` having the value ``b""``, empty fields
+    skipped. ``None`` for any other query (the caller parses it the general
+    way). More than ``limit`` ``&``-separated fields (empty ones included)
+    raises `ValueError`.
+    """
+    if type(query) is not str or not query.isascii() or "%" in query or "+" in query:
+        return None
+    fields = query.split("&")
+    if limit is not None and len(fields) > limit:
+        raise ValueError("Max number of fields exceeded")
+    arguments: dict[str, list[bytes]] = {}
+    query_arguments: dict[str, list[bytes]] = {}
+    for field in fields:
+        if field:
+            name, _, value = field.partition("=")
+            raw = value.encode("ascii")
+            values = arguments.get(name)
+            if values is None:
+                arguments[name] = [raw]
+                query_arguments[name] = [raw]
+            else:
+                values.append(raw)
+                query_arguments[name].append(raw)
+    return arguments, query_arguments
 
 
 def _split_list(value: str) -> list[str]:
