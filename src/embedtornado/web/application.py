@@ -629,12 +629,11 @@ class _AppDelegate(_RoutingDelegate, _HandlerDelegate):
         headers: httputil.HTTPHeaders,
     ) -> Awaitable[None] | None:
         assert isinstance(start_line, httputil.RequestStartLine)
-        request = httputil.HTTPServerRequest(
-            connection=self.request_conn,
-            server_connection=self.server_conn,
-            start_line=start_line,
-            headers=headers,
-        )
+        # NOTE(embedtornado): positional (method, uri, version, headers, body,
+        # host, files, connection, start_line, server_connection): matching
+        # keywords costs more than the rest of the call.
+        request = httputil.HTTPServerRequest(None, None, "HTTP/1.0", headers, None, None, None,
+                                             self.request_conn, start_line, self.server_conn)
         application = self.application
         table = application._fast_table()
         route = table.get(request.path) if table is not None else None
@@ -695,7 +694,9 @@ class _AppDelegate(_RoutingDelegate, _HandlerDelegate):
             return
         # What execute does when neither cache is turned off, with no
         # path arguments (a plain path has no groups).
-        handler = self.handler = self.handler_class(application, request, **self.handler_kwargs)
+        kwargs = self.handler_kwargs
+        handler = self.handler = (self.handler_class(application, request, **kwargs) if kwargs
+                                  else self.handler_class(application, request))
         transform_classes = application.transforms
         result = handler._execute([t(request) for t in transform_classes] if transform_classes
                                   else [])
