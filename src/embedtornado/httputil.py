@@ -634,9 +634,14 @@ class HTTPServerRequest:
             self.headers["Host"] = host
         self.body = body or b""
 
-        context = getattr(connection, "context", None)
-        self.remote_ip = getattr(context, "remote_ip", None)
-        self.protocol = getattr(context, "protocol", "http")
+        try:  # what the getattr calls below give, for the server's connections
+            context = connection.context  # type: ignore[union-attr]
+            self.remote_ip = context.remote_ip
+            self.protocol = context.protocol
+        except AttributeError:
+            context = getattr(connection, "context", None)
+            self.remote_ip = getattr(context, "remote_ip", None)
+            self.protocol = getattr(context, "protocol", "http")
 
         headers = self.headers
         if type(headers) is HTTPHeaders:
