@@ -165,13 +165,14 @@ def json_encode(value: Any) -> str:
     as ``<\\/`` (an equivalent JSON escape), so the text can never close
     the surrounding script element.
     """
-    dumps = _fast_json
-    if dumps is _UNSET:
-        dumps = _fast_json_setup()
-    if dumps is not None:
-        fast = dumps(value)
-        if fast is not None:
-            return fast.decode("ascii")
+    fast = _fast_json_bytes(value)
+    if fast is not None:
+        return fast.decode("ascii")
+    return _json_encode_general(value)
+
+
+def _json_encode_general(value: Any) -> str:
+    """`json_encode` for any value: json's C encoder (or json.dumps itself)."""
     try:
         make_encoder = _make_json_encoder
     except NameError:  # the first call: import json, probe the C encoder
@@ -196,14 +197,16 @@ def json_encode(value: Any) -> str:
 
 def _json_bytes(value: Any) -> bytes:
     """``json_encode(value).encode("utf-8")``, without the ``str`` when it can."""
+    fast = _fast_json_bytes(value)
+    return fast if fast is not None else _json_encode_general(value).encode("utf-8")
+
+
+def _fast_json_bytes(value: Any) -> bytes | None:
+    """The compiled encoder's answer for ``value`` (None: not taken, or no compiled module)."""
     dumps = _fast_json
     if dumps is _UNSET:
         dumps = _fast_json_setup()
-    if dumps is not None:
-        fast = dumps(value)
-        if fast is not None:
-            return fast  # type: ignore[no-any-return]
-    return json_encode(value).encode("utf-8")
+    return dumps(value) if dumps is not None else None  # type: ignore[no-any-return]
 
 
 # NOTE(embedtornado): the compiled encoder (embedtornado._speedups.jsonenc)
@@ -264,7 +267,7 @@ def _probe_json_encoder() -> None:
 
     probe = {"a": ["\u00e9</", 1.5, float("inf"), None, True], "b": {"1": -0.0}, "c": "x"}
     try:
-        if json_encode(probe) != json.dumps(probe).replace("</", "<\\/"):
+        if _json_encode_general(probe) != json.dumps(probe).replace("</", "<\\/"):
             _make_json_encoder = None
     except Exception:  # another signature in a future Python
         _make_json_encoder = None
