@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 
@@ -10,22 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from embedtornado import _accel, escape
+from embedtornado import escape
 from embedtornado._pure import jsonenc as twin
+from twins import implementations
 
-
-def _impls():
-    out = [twin]
-    if not _accel.NO_EXTENSIONS:
-        try:
-            out.append(importlib.import_module("embedtornado._speedups.jsonenc"))
-        except ImportError:
-            if _accel.REQUIRE_EXTENSIONS:
-                raise
-    return out
-
-
-IMPLS = _impls()
+IMPLS = implementations("jsonenc")
 
 
 @pytest.fixture(params=IMPLS, ids=lambda m: m.__name__.split(".")[1])

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from embedtornado import _accel
 from embedtornado.util import _websocket_mask
+from twins import implementations
 
-
-def _impls():
-    out = [importlib.import_module("embedtornado._pure.wsmask")]
-    if not _accel.NO_EXTENSIONS:
-        try:
-            out.append(importlib.import_module("embedtornado._speedups.wsmask"))
-        except ImportError:
-            if _accel.REQUIRE_EXTENSIONS:
-                raise
-    return out
-
-
-IMPLS = _impls()
+IMPLS = implementations("wsmask")
 
 
 def reference(mask: bytes, data: bytes) -> bytes:
