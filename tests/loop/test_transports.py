@@ -569,9 +569,9 @@ def test_create_connection_with_sock(loop):
                 assert tr.get_extra_info("peername") == lsock.getsockname()
                 peer.sendall(b"via sock=")
                 assert await proto.wait_bytes(9) == b"via sock="
-                tr.write(b"back")
-                peer.settimeout(5)
-                assert peer.recv(10) == b"back"
+                tr.write(b"back")  # sent asynchronously: read it the same way
+                peer.setblocking(False)
+                assert await asyncio.wait_for(loop.sock_recv(peer, 10), 5) == b"back"
                 tr.close()
                 await proto.lost
                 proto.check()
@@ -594,8 +594,8 @@ def test_connect_accepted_socket(loop):
                 client.sendall(b"accepted")
                 assert await proto.wait_bytes(8) == b"accepted"
                 tr.write(b"reply")
-                client.settimeout(5)
-                assert client.recv(10) == b"reply"
+                client.setblocking(False)
+                assert await asyncio.wait_for(loop.sock_recv(client, 10), 5) == b"reply"
                 client.shutdown(socket.SHUT_WR)
                 await proto.eof
                 assert await proto.lost is None

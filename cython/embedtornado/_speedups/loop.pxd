@@ -32,6 +32,7 @@ cdef class TimerHandle(Handle):
 cdef class NativeIO:
     cdef int _on_read(self) except -1
     cdef int _on_write(self) except -1
+    cdef int _flush(self) except -1
 
 
 cdef class FdEntry:
@@ -59,6 +60,8 @@ cdef class LoopBase:
         int _sigfd
         list _fdtab
         list _dirty
+        list _flushq
+        bint _deferring
         epoll_event *_events
         char *_rbuf
         bint _stopping
@@ -92,6 +95,8 @@ cdef class LoopBase:
     cdef int _timer_cancelled(self, TimerHandle timer) except -1
     cdef int _run_once(self) except -1
     cdef int _run_ready(self) except -1
+    cdef int _flush_writes(self) except -1
+    cdef int _run_due(self) except -1
     cdef int _poll(self, int timeout) except -1
     cdef int _apply_interest(self) except -1
     cdef FdEntry _entry(self, int fd, bint create)

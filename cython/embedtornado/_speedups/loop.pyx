@@ -141,6 +141,9 @@ cdef class NativeIO:
     cdef int _on_write(self) except -1:
         return 0
 
+    cdef int _flush(self) except -1:
+        return 0
+
 
 cdef class LoopBase:
     """The compiled half of `embedtornado.loop.Loop` (see the module docstring)."""
@@ -155,6 +158,7 @@ cdef class LoopBase:
         self._timers = []
         self._fdtab = []
         self._dirty = []
+        self._flushq = []
         self._signal_handlers = {}
         self._asyncgens = weakref.WeakSet()
         self._transports = weakref.WeakValueDictionary()
@@ -430,8 +434,38 @@ cdef class LoopBase:
                 timeout = <int>ceil(delta * 1000.0)
         else:
             timeout = -1
-        self._poll(timeout)
+        # Writes made from here to the end of the iteration are sent
+        # together at its end (SocketTransport.write, _flush_writes).
+        self._deferring = True
+        try:
+            self._poll(timeout)
+            self._run_due()
+        finally:
+            self._deferring = False
+            if len(self._flushq):
+                self._flush_writes()
+        return 0
 
+    cdef int _flush_writes(self) except -1:
+        # Send what transports deferred during this iteration: one send per
+        # transport, after every callback of the batch has run.
+        cdef list q = self._flushq
+        cdef Py_ssize_t i, n = len(q)
+        self._flushq = []
+        for i in range(n):
+            try:
+                (<NativeIO>q[i])._flush()
+            except (SystemExit, KeyboardInterrupt):
+                self._flushq[0:0] = q[i + 1:]
+                raise
+            except BaseException as exc:
+                self._report("Exception in deferred write", exc, {"transport": q[i]})
+        return 0
+
+    cdef int _run_due(self) except -1:
+        cdef list heap = self._timers
+        cdef TimerHandle t
+        cdef double end
         end = self._now() + self._clock_resolution
         while len(heap):
             t = <TimerHandle>heap[0]

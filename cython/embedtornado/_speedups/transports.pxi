@@ -39,6 +39,11 @@ cdef bint _ATTACH_TAKES_TRANSPORT = (
     asyncio.base_events.Server._attach.__code__.co_argcount > 1)
 
 
+cdef enum:
+    # Largest write() kept back for the end of the loop iteration.
+    _DEFER_MAX = 16384
+
+
 cdef object _oserror(int err):
     # OSError's constructor picks the subclass (ConnectionResetError ...).
     return OSError(err, os.strerror(err))
@@ -73,6 +78,7 @@ cdef class SocketTransport(NativeIO):
         bint _started
         bint _reading
         bint _writing
+        bint _deferred
         bint _protocol_connected
         public bint _protocol_paused
         int _conn_lost
@@ -285,7 +291,15 @@ cdef class SocketTransport(NativeIO):
     # -- writing -------------------------------------------------------
 
     def write(self, data):
-        """Send *data* (bytes-like): at once if possible, else buffered."""
+        """Queue *data* (bytes-like) for sending; never blocks.
+
+        Called from a callback of the running loop, a write of up to
+        16 KiB (and at most the high-water mark) goes out at the end of
+        the loop iteration, with whatever else was written to this
+        transport meanwhile, in one send. Otherwise it is sent at once as
+        far as the socket takes it. The rest waits for the socket to be
+        writable.
+        """
         cdef Py_buffer view
         cdef ssize_t n
         cdef int err
@@ -304,6 +318,21 @@ cdef class SocketTransport(NativeIO):
             self._conn_lost += 1
             return
         if len(self._wbuf) == 0:
+            if (self._loop._deferring and not self._writing
+                    and (type(data) is bytes or type(data) is bytearray)
+                    and len(data) <= min(<Py_ssize_t>_DEFER_MAX, self._high)):
+                # Inside a loop iteration: queue it and send after the
+                # batch's callbacks (see LoopBase._flush_writes), so the
+                # peer is woken once per batch rather than once per write.
+                if type(data) is not bytes:
+                    data = bytes(data)
+                self._wbuf.append(data)
+                self._wbuf_off = 0
+                self._wsize = PyBytes_GET_SIZE(data)
+                if not self._deferred:
+                    self._deferred = True
+                    self._loop._flushq.append(self)
+                return
             PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
             try:
                 n = send(self._fd, view.buf, <size_t>view.len, MSG_NOSIGNAL)
@@ -332,12 +361,28 @@ cdef class SocketTransport(NativeIO):
                 data = bytes(data)
             self._wbuf.append(data)
             self._wsize += PyBytes_GET_SIZE(data)
+            if self._deferred and self._wsize > min(<Py_ssize_t>_DEFER_MAX, self._high):
+                self._flush()
         self._maybe_pause_protocol()
 
-    def writelines(self, list_of_data):
-        """Write the buffers of *list_of_data* in order, with one vectored send when idle.
+    cdef int _flush(self) except -1:
+        # Send what write() deferred; what the socket does not take now
+        # waits for EPOLLOUT as usual.
+        if not self._deferred:
+            return 0
+        self._deferred = False
+        if len(self._wbuf) == 0 or self._writing or self._sock is None:
+            return 0
+        self._on_write()
+        if len(self._wbuf):
+            self._start_writing()
+        return 0
 
-        Equivalent to ``write(b"".join(list_of_data))`` without the copy.
+    def writelines(self, list_of_data):
+        """Write the buffers of *list_of_data* in order, with one vectored send.
+
+        Equivalent to ``write(b"".join(list_of_data))`` without the copy,
+        deferral to the end of the loop iteration included.
         """
         cdef list bufs = []
         cdef Py_ssize_t total = 0
@@ -365,6 +410,12 @@ cdef class SocketTransport(NativeIO):
             self._wbuf.extend(bufs)
             self._wbuf_off = 0
             self._wsize = total
+            if (self._loop._deferring and not self._writing
+                    and total <= min(<Py_ssize_t>_DEFER_MAX, self._high)):
+                if not self._deferred:
+                    self._deferred = True
+                    self._loop._flushq.append(self)
+                return
             self._on_write()
             if len(self._wbuf) == 0:
                 return
@@ -372,6 +423,8 @@ cdef class SocketTransport(NativeIO):
         else:
             self._wbuf.extend(bufs)
             self._wsize += total
+            if self._deferred and self._wsize > min(<Py_ssize_t>_DEFER_MAX, self._high):
+                self._flush()
         self._maybe_pause_protocol()
 
     cdef int _start_writing(self) except -1:
@@ -389,18 +442,13 @@ cdef class SocketTransport(NativeIO):
             self._loop._set_native(self._fd, self, self._reading, False)
         return 0
 
-    cdef int _on_write(self) except -1:
+    cdef ssize_t _send_wbuf(self):
+        # One sendmsg() of the head of the buffer; its result (errno set on -1).
         cdef iovec iov[_IOV_BATCH]
         cdef msghdr msg
-        cdef Py_ssize_t cnt, i, size
-        cdef ssize_t n
-        cdef int err
+        cdef Py_ssize_t cnt, i
         cdef list wbuf = self._wbuf
-        if self._conn_lost:
-            return 0
         cnt = len(wbuf)
-        if cnt == 0 and self._sf_fut is not None:
-            return self._sendfile_step()
         if cnt > _IOV_BATCH:
             cnt = _IOV_BATCH
         for i in range(cnt):
@@ -414,7 +462,18 @@ cdef class SocketTransport(NativeIO):
         memset(&msg, 0, sizeof(msg))
         msg.msg_iov = iov
         msg.msg_iovlen = <size_t>cnt
-        n = sendmsg(self._fd, &msg, MSG_NOSIGNAL)
+        return sendmsg(self._fd, &msg, MSG_NOSIGNAL)
+
+    cdef int _on_write(self) except -1:
+        cdef Py_ssize_t i, size
+        cdef ssize_t n
+        cdef int err
+        cdef list wbuf = self._wbuf
+        if self._conn_lost:
+            return 0
+        if len(wbuf) == 0 and self._sf_fut is not None:
+            return self._sendfile_step()
+        n = self._send_wbuf()
         if n < 0:
             err = errno
             if err == EAGAIN or err == EINTR:
@@ -567,6 +626,12 @@ cdef class SocketTransport(NativeIO):
     def _force_close(self, exc):
         if self._conn_lost:
             return
+        if self._deferred:
+            # What write() kept back for the end of this loop iteration gets
+            # the one send that asyncio's loop tries at write() time.
+            self._deferred = False
+            if self._sock is not None and len(self._wbuf):
+                self._send_wbuf()
         if self._sf_fut is not None:
             self._sendfile_done(ConnectionError("the transport was closed during sendfile"))
         if len(self._wbuf):
