@@ -449,6 +449,12 @@ cdef class SocketTransport(NativeIO):
         cdef Py_ssize_t cnt, i
         cdef list wbuf = self._wbuf
         cnt = len(wbuf)
+        if cnt == 1:
+            # One buffer (the usual response): send(2) spares the kernel
+            # copying in a msghdr and an iovec.
+            b = wbuf[0]
+            return send(self._fd, PyBytes_AS_STRING(b) + self._wbuf_off,
+                        <size_t>(PyBytes_GET_SIZE(b) - self._wbuf_off), MSG_NOSIGNAL)
         if cnt > _IOV_BATCH:
             cnt = _IOV_BATCH
         for i in range(cnt):

@@ -321,7 +321,14 @@ class Application(ReversibleRouter):
                 and cls.get_handler_delegate is _APP_GET_HANDLER_DELEGATE):
             instance = self.__dict__
             if "find_handler" not in instance and "get_handler_delegate" not in instance:
-                return _AppDelegate(self, server_conn, request_conn)
+                # What _AppDelegate(self, server_conn, request_conn) does,
+                # without type.__call__'s look-up of __init__.
+                delegate = _new_object(_AppDelegate)
+                delegate.router = delegate.application = self
+                delegate.server_conn = server_conn
+                delegate.request_conn = delegate.connection = request_conn
+                delegate.delegate = None
+                return delegate
         return _RoutingDelegate(self, server_conn, request_conn)
 
     def _fast_table(self) -> dict[str, tuple[type[RequestHandler], dict[str, Any]]] | None:
@@ -632,8 +639,12 @@ class _AppDelegate(_RoutingDelegate, _HandlerDelegate):
         # NOTE(embedtornado): positional (method, uri, version, headers, body,
         # host, files, connection, start_line, server_connection): matching
         # keywords costs more than the rest of the call.
-        request = httputil.HTTPServerRequest(None, None, "HTTP/1.0", headers, None, None, None,
-                                             self.request_conn, start_line, self.server_conn)
+        # (Built as HTTPServerRequest(...) does, without type.__call__'s
+        # look-up of __init__.)
+        request_class = httputil.HTTPServerRequest
+        request = _new_object(request_class)
+        request_class.__init__(request, None, None, "HTTP/1.0", headers, None, None, None,
+                               self.request_conn, start_line, self.server_conn)
         application = self.application
         table = application._fast_table()
         route = table.get(request.path) if table is not None else None
@@ -695,8 +706,9 @@ class _AppDelegate(_RoutingDelegate, _HandlerDelegate):
         # What execute does when neither cache is turned off, with no
         # path arguments (a plain path has no groups).
         kwargs = self.handler_kwargs
-        handler = self.handler = (self.handler_class(application, request, **kwargs) if kwargs
-                                  else self.handler_class(application, request))
+        handler_class = self.handler_class  # (a load, not a method lookup)
+        handler = self.handler = (handler_class(application, request, **kwargs) if kwargs
+                                  else handler_class(application, request))
         transform_classes = application.transforms
         result = handler._execute([t(request) for t in transform_classes] if transform_classes
                                   else [])
@@ -711,6 +723,7 @@ class _AppDelegate(_RoutingDelegate, _HandlerDelegate):
             _HandlerDelegate.on_connection_close(self)
 
 
+_new_object = object.__new__
 _APP_FIND_HANDLER = Application.find_handler
 _RULE_ROUTER_FIND_HANDLER = RuleRouter.find_handler
 _APP_GET_HANDLER_DELEGATE = Application.get_handler_delegate

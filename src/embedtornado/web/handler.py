@@ -160,8 +160,8 @@ class RequestHandler(SecurityMixin):
 
     _stream_request_body = False
 
-    # Per-request state with class-level defaults: an instance attribute is
-    # only written when it changes.
+    # Class-level defaults of per-request state (the constructor stores the
+    # ones each request reads).
     _headers_written = False
     _finished = False
     _auto_finish = True
@@ -176,6 +176,8 @@ class RequestHandler(SecurityMixin):
     _write_buffer: list[bytes]
     _status_code = 200
     _reason = "OK"
+    # (class, plain_super_init, finish_plan), see _make_class_plan.
+    _class_plan: tuple[Any, bool, int] = (None, False, 0)
 
     def __init__(
         self,
@@ -184,14 +186,25 @@ class RequestHandler(SecurityMixin):
         **kwargs: Any,
     ) -> None:
         cls = type(self)
-        # NOTE(embedtornado): the call is skipped when it would reach object.__init__.
-        plain_init = cls.__dict__.get("_plain_super_init")
-        if plain_init is None:
-            plain_init = _check_plain_super_init(cls)
-        if not plain_init:
+        # NOTE(embedtornado): what is decided once per class (see _class_plan).
+        plan = cls._class_plan
+        if plan[0] is not cls:
+            plan = _make_class_plan(cls)
+        if not plan[1]:  # the call is skipped when it would reach object.__init__
             super().__init__()
         self.application = application
         self.request = request
+        # NOTE(embedtornado): the per-request state that the request reads
+        # is stored here, as Tornado does: CPython 3.11 specialises reads of
+        # instance attributes only, so a class-level default costs a slow
+        # lookup on every read.
+        self._finished = False
+        self._headers_written = False
+        self._auto_finish = True
+        self._prepared_future = None
+        self._status_code = 200
+        self._reason = "OK"
+        self._new_cookie = None
         if cls.clear is _DEFAULT_CLEAR:
             # NOTE(embedtornado): clear() inlined; the status and reason are
             # the class defaults (200, "OK") until set.
@@ -788,10 +801,10 @@ class RequestHandler(SecurityMixin):
         cls = type(self)
         # 2: the class overrides none of the methods called below (see
         # _check_plain_finish); 1: none of those _finalize_headers calls; 0: some.
-        plan = cls.__dict__.get("_finish_plan")
-        if plan is None:
-            _check_plain_finish(cls)
-            plan = cls.__dict__["_finish_plan"]
+        class_plan = cls._class_plan
+        if class_plan[0] is not cls:
+            class_plan = _make_class_plan(cls)
+        plan = class_plan[2]
         request = self.request
         connection = request.connection
         assert connection is not None
@@ -1378,6 +1391,22 @@ _DEFAULT_CONVERT = RequestHandler.__dict__["_convert_header_value"]
 _DEFAULT_INITIALIZE = RequestHandler.__dict__["initialize"]
 _new_tuple = tuple.__new__
 _DEFAULT_SET_DEFAULT_HEADERS = RequestHandler.__dict__["set_default_headers"]
+
+
+def _make_class_plan(cls: type) -> tuple[type, bool, int]:
+    """Decide once per handler class what `RequestHandler.__init__` and `finish` may skip.
+
+    Stored as the class's ``_class_plan``: ``(cls, plain_super_init,
+    finish_plan)`` (see `_check_plain_super_init` and `_check_plain_finish`).
+    The class is its first item so that a subclass, which inherits the
+    attribute, sees that it is not its own (a plain attribute read is far
+    cheaper than ``cls.__dict__``).
+    """
+    plain_init = _check_plain_super_init(cls)
+    _check_plain_finish(cls)
+    plan = (cls, plain_init, cls.__dict__["_finish_plan"])
+    type.__setattr__(cls, "_class_plan", plan)
+    return plan
 
 
 def _check_plain_super_init(cls: type) -> bool:
