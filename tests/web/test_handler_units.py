@@ -282,6 +282,36 @@ def test_plain_finish_is_decided_per_class():
         RequestHandler.__dict__["_plain_finish"] is True
 
 
+def test_a_subclass_served_after_its_parent_gets_its_own_class_plan():
+    # The plan is inherited as an attribute; a subclass must not reuse its
+    # parent's (the etag hook and a later __init__ in the MRO must be seen).
+    inits = []
+
+    class Parent(RequestHandler):
+        def get(self):
+            self.write("same body")
+
+    class Tail:
+        def __init__(self):
+            inits.append(type(self).__name__)
+            super().__init__()
+
+    class Child(Parent, Tail):
+        def compute_etag(self):
+            return '"child"'
+
+    def serve(cls):
+        h = make(embedtornado.web, cls)
+        h._execute([])
+        return h.request.connection.headers["Etag"]
+
+    parent_etag = serve(Parent)
+    assert parent_etag != '"child"' and inits == []
+    assert serve(Child) == '"child"'
+    assert inits == ["Child"]
+    assert serve(Parent) == parent_etag
+
+
 def hook_handlers(web):
     """Handlers that override finish's hooks: they must see Tornado's calls."""
 
