@@ -115,7 +115,12 @@ if _LoopBase is not None:
         # reads and writes for the others) -------------------------------
         sendfile = _B.sendfile
         sock_sendfile = _B.sock_sendfile
-        _sock_sendfile_native = _B._sock_sendfile_native
+        # sendfile(2) driven by add_writer, as asyncio's Unix selector loop
+        # does (BaseEventLoop's version only raises "not available").
+        _sock_sendfile_native = _U._sock_sendfile_native
+        _sock_sendfile_native_impl = _U._sock_sendfile_native_impl
+        _sock_sendfile_update_filepos = _U._sock_sendfile_update_filepos
+        _sock_add_cancellation_callback = _U._sock_add_cancellation_callback
         _sock_sendfile_fallback = _B._sock_sendfile_fallback
         _check_sendfile_params = _B._check_sendfile_params
 
