@@ -162,7 +162,8 @@ def ours(loop, loop_name):
     return loop
 
 
-def test_small_writes_in_a_callback_go_out_at_the_end_of_the_iteration(ours):
+@pytest.mark.parametrize("how", ["write", "writelines"])
+def test_small_writes_in_a_callback_go_out_at_the_end_of_the_iteration(ours, how):
     loop = ours
     seen = {}
 
@@ -183,8 +184,14 @@ def test_small_writes_in_a_callback_go_out_at_the_end_of_the_iteration(ours):
         loop.call_later(0.02, check_later, tr, client)
 
     async def main():
-        server, client = await serve_once(
-            loop, lambda: Burst(loop, [b"one ", bytearray(b"two "), b"three"], after))
+        chunks = [b"one ", bytearray(b"two "), b"three"]
+        if how == "writelines":
+            proto = Burst(loop, [], after)
+            proto.data_received = lambda data: (proto.transport.writelines(chunks),
+                                                after(proto.transport))
+        else:
+            proto = Burst(loop, chunks, after)
+        server, client = await serve_once(loop, lambda: proto)
         seen["client"] = client
         with client:
             await loop.sock_sendall(client, b"go")
