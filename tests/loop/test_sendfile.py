@@ -50,15 +50,19 @@ def blob(tmp_path_factory):
     return path, data
 
 
-@pytest.fixture
-def native_only(sf_loop, monkeypatch):
-    """Make asyncio's read/write fallback fail: the zero-copy path must be taken."""
+def forbid(monkeypatch, loop, fallback: str):
+    """Make the loop's read/write *fallback* method fail: the zero-copy path must be taken."""
 
     async def no_fallback(*args, **kwargs):
-        raise AssertionError("loop.sendfile used the read/write fallback")
+        raise AssertionError(f"the read/write fallback ({fallback}) was used")
 
-    monkeypatch.setattr(type(sf_loop), "_sendfile_fallback", no_fallback)
-    return sf_loop
+    monkeypatch.setattr(type(loop), fallback, no_fallback)
+    return loop
+
+
+@pytest.fixture
+def native_only(sf_loop, monkeypatch):
+    return forbid(monkeypatch, sf_loop, "_sendfile_fallback")
 
 
 def open_rb(path, mode: str = "rb"):
@@ -386,3 +390,108 @@ def test_tls_uses_the_fallback(sf_loop, blob):
         assert bytes(received) == data[5:5 + count]
 
     run(loop, main(), timeout=30)
+
+
+# ----------------------------------------------------------- loop.sock_sendfile
+#
+# asyncio-eventloop, "Working with socket objects directly": ``await
+# loop.sock_sendfile(sock, file, offset=0, count=None, *, fallback=True)``
+# sends the file over a non-blocking stream socket "using high-performance
+# os.sendfile if possible", returns the number of bytes sent and leaves the
+# file position after the last byte sent; with ``fallback=False`` it raises
+# `asyncio.SendfileNotAvailableError` where ``os.sendfile`` cannot be used.
+# (uvloop has no zero-copy path for it: its row is skipped by sf_loop.)
+
+
+@pytest.fixture
+def sock_native_only(sf_loop, monkeypatch):
+    return forbid(monkeypatch, sf_loop, "_sock_sendfile_fallback")
+
+
+def socket_pair(small: bool = False) -> tuple[socket.socket, socket.socket]:
+    """A connected TCP pair, both non-blocking; small kernel buffers on request."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lsock:
+        if small:
+            small_buffers(lsock)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        client = socket.create_connection(lsock.getsockname())
+        peer, _ = lsock.accept()
+    if small:
+        small_buffers(client)
+    client.setblocking(False)
+    peer.setblocking(False)
+    return client, peer
+
+
+async def sock_send_and_collect(loop, path, *, small=False, **kw):
+    """sock_sendfile to a peer that reads everything; (result, received, file position)."""
+    sock, peer = socket_pair(small)
+    with sock, peer, open_rb(path) as f:
+        reader = asyncio.ensure_future(recv_until_eof(loop, peer))
+        sent = await loop.sock_sendfile(sock, f, **kw)
+        pos = f.tell()
+        sock.shutdown(socket.SHUT_WR)
+        got = await reader
+    return sent, got, pos
+
+
+def test_sock_sendfile_whole_file_with_os_sendfile(sock_native_only, blob):
+    path, data = blob
+    sent, got, pos = run(sock_native_only, sock_send_and_collect(sock_native_only, path))
+    assert sent == len(data) and got == data and pos == len(data)
+
+
+def test_sock_sendfile_offset_and_count(sock_native_only, blob):
+    path, data = blob
+    sent, got, pos = run(sock_native_only, sock_send_and_collect(
+        sock_native_only, path, offset=1000, count=300_000))
+    assert (sent, got, pos) == (300_000, data[1000:301_000], 301_000)
+
+
+def test_sock_sendfile_waits_for_a_slow_reader(sock_native_only, blob):
+    # Small buffers: sendfile(2) hits EAGAIN many times and resumes when the
+    # socket is writable again; nothing is lost or repeated.
+    path, data = blob
+    sent, got, pos = run(sock_native_only, sock_send_and_collect(
+        sock_native_only, path, small=True, count=400_000))
+    assert (sent, got, pos) == (400_000, data[:400_000], 400_000)
+
+
+def test_sock_sendfile_without_descriptor_or_fallback_is_not_available(sf_loop):
+    async def main():
+        sock, peer = socket_pair()
+        with sock, peer:
+            with pytest.raises(asyncio.SendfileNotAvailableError):
+                await sf_loop.sock_sendfile(sock, io.BytesIO(b"x" * 10), fallback=False)
+            # With the fallback the same file is read and sent.
+            assert await sf_loop.sock_sendfile(sock, io.BytesIO(b"y" * 10)) == 10
+            sock.shutdown(socket.SHUT_WR)
+            assert await recv_until_eof(sf_loop, peer) == b"y" * 10
+
+    run(sf_loop, main())
+
+
+def test_sock_sendfile_cancelled_stops(sock_native_only, blob):
+    # What arrived is a prefix of the file. (asyncio leaves the file position
+    # where it was on cancellation; this loop runs asyncio's code for it.)
+    path, data = blob
+
+    async def main():
+        sock, peer = socket_pair(small=True)
+        with sock, peer, open_rb(path) as f:
+            task = asyncio.ensure_future(sock_native_only.sock_sendfile(sock, f))
+            got = b""
+            while len(got) < 8192:  # let it start
+                got += await sock_native_only.sock_recv(peer, 65536)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            # The loop no longer watches the socket for it.
+            assert sock_native_only.remove_writer(sock.fileno()) is False
+            sock.shutdown(socket.SHUT_WR)
+            got += await recv_until_eof(sock_native_only, peer)
+        assert 8192 <= len(got) < len(data)
+        assert got == data[:len(got)]
+
+    run(sock_native_only, main())
