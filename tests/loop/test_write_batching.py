@@ -262,3 +262,26 @@ def test_a_write_after_small_ones_sends_them_together_once_past_the_limit(ours):
 
     run(loop, main())
     assert sizes == [len(small), 0]
+
+
+def test_send_now_sends_what_was_kept_back(ours):
+    # The HTTP server's explicit flush (RequestHandler.flush) uses it.
+    loop = ours
+    sizes = []
+
+    def after(tr):
+        sizes.append(tr.get_write_buffer_size())
+        tr._send_now()
+        sizes.append(tr.get_write_buffer_size())
+
+    async def main():
+        server, client = await serve_once(loop, lambda: Burst(loop, [b"now"], after))
+        with client:
+            await loop.sock_sendall(client, b"go")
+            assert await loop.sock_recv(client, 100) == b"now"
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+    assert sizes == [3, 0]
+

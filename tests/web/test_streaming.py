@@ -16,6 +16,7 @@ import hashlib
 import os
 import socket
 import tempfile
+import threading
 import tracemalloc
 
 import pytest
@@ -49,7 +50,7 @@ def make_handlers(web):
     gen, locks, iostream = kit(web)
     state = STATE.setdefault(web.__name__, {})
     state.update(gate=locks.Event(), done=locks.Event(), sse_closed=locks.Event(),
-                 flushed=0, started=locks.Event())
+                 flushed=0, started=locks.Event(), client_saw_first=threading.Event())
 
     @web.stream_request_body
     class Upload(web.RequestHandler):
@@ -171,7 +172,17 @@ def make_handlers(web):
             record(web).append("on_finish")
             state["sse_closed"].set()
 
+    class Blocking(web.RequestHandler):
+        """A synchronous handler that flushes, then blocks until the client saw the piece."""
+
+        def get(self):
+            self.write("first;")
+            self.flush()
+            seen = state["client_saw_first"].wait(5)  # blocks the loop, as blocking code does
+            self.finish("second" if seen else "late")
+
     return [
+        (r"/blocking", Blocking),
         (r"/upload", Upload),
         (r"/paced", Paced),
         (r"/abandoned", Abandoned),
@@ -464,3 +475,34 @@ def test_server_sent_events_with_a_blocking_socket(dual: Dual):
         assert b'data: {"n": 3}\n\n' in body
         # (The stream never ends by itself, so events arriving at all shows
         # each was sent as it was flushed.)
+
+
+def test_flush_then_block_sends_the_piece_first(dual: Dual):
+    """A synchronous handler's flushed piece reaches the client while the handler blocks.
+
+    (Our compiled loop sends small writes at the end of a loop iteration;
+    an explicit flush must not wait for that.)
+    """
+    ports = (("embedtornado.web", dual.h.port), ("tornado.web", dual.h.tornado_port))
+    for web, port in ports:
+        state = STATE[web]
+        state["client_saw_first"].clear()
+
+        def client(port=port, state=state) -> bytes:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(req("GET", "/blocking"))
+                data = b""
+                while not data.endswith(b"0\r\n\r\n"):
+                    piece = sock.recv(65536)
+                    assert piece, "server closed the connection"
+                    data += piece
+                    if b"first;" in data:
+                        state["client_saw_first"].set()
+                return data
+
+        data = dual.run(_in_thread(client))
+        assert b"first;" in data and b"second" in data, (web, data)
+
+
+async def _in_thread(fn):
+    return await asyncio.get_running_loop().run_in_executor(None, fn)

@@ -365,6 +365,14 @@ cdef class SocketTransport(NativeIO):
                 self._flush()
         self._maybe_pause_protocol()
 
+    def _send_now(self):
+        """Send what write() kept back for the end of this iteration now.
+
+        Not in asyncio (whose transports send at once); the HTTP server
+        calls it for an explicit flush.
+        """
+        self._flush()
+
     cdef int _flush(self) except -1:
         # Send what write() deferred; what the socket does not take now
         # waits for EPOLLOUT as usual.

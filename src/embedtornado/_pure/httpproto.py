@@ -444,6 +444,19 @@ class HTTP1Connection:
         if parser is not None:
             parser.max_body_size = max_body_size
 
+    def push(self) -> None:
+        """Hand what this connection has written to the kernel now.
+
+        Not in Tornado. The compiled loop's transports keep small writes
+        until the end of the loop iteration; `RequestHandler.flush` calls
+        this, so that a flushed piece leaves even when the handler then
+        blocks. Other transports send at once anyway.
+        """
+        transport = self._proto.transport
+        send_now = getattr(transport, "_send_now", None) if transport is not None else None
+        if send_now is not None:
+            send_now()
+
     def detach(self) -> Any:
         """Take the connection away from HTTP (WebSocket); returns the transport."""
         return self._proto._detach()

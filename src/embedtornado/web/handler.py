@@ -745,6 +745,18 @@ class RequestHandler(SecurityMixin):
         connection (at once, unless the client reads too slowly). After a
         flush the status and headers can no longer change.
         """
+        future = self._send_buffer(include_footers)
+        if not include_footers:
+            # NOTE(embedtornado): an explicit flush leaves now, not at the end
+            # of the loop iteration (the compiled loop batches small writes),
+            # in case the handler blocks next.
+            push = getattr(self.request.connection, "push", None)
+            if push is not None:
+                push()
+        return future
+
+    def _send_buffer(self, include_footers: bool) -> asyncio.Future[None]:
+        """What `flush` sends: the buffer, through the transforms, headers first."""
         connection = self.request.connection
         assert connection is not None
         chunk = b"".join(self._write_buffer)
