@@ -801,6 +801,33 @@ def test_slow_reader_is_dropped_not_buffered_without_bound():
     assert result == {"closed": True}
 
 
+def test_a_message_the_socket_takes_is_not_counted_against_the_write_limit():
+    # The limit is for output the peer does not read. A 10 KB reply to a
+    # reading client, with a limit of 4 KB, goes out (on our loop the frame
+    # leaves at write_message time, not at the end of the loop iteration).
+    def handlers(web):
+        websocket = ws_module(web)
+
+        class Echo(websocket.WebSocketHandler):
+            def on_message(self, message):
+                self.write_message(message * 1000)
+
+        return [(r"/ws", Echo)]
+
+    with Harness(handlers, websocket_max_write_buffer_size=4096) as h:
+        async def go():
+            ws = await h.raw()
+            replies = []
+            for text in (b"0123456789", b"abcdefghij"):  # the connection stays up
+                ws.send(frame(0x1, text))
+                replies.append(await asyncio.wait_for(ws.read_frame(), 5))
+            return replies
+
+        replies = h.run(go())
+    assert [(op, payload) for _, op, payload in replies] == [
+        (0x1, b"0123456789" * 1000), (0x1, b"abcdefghij" * 1000)]
+
+
 def test_write_future_waits_while_the_peer_does_not_read():
     state: dict[str, Any] = {}
 
