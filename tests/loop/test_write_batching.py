@@ -15,7 +15,17 @@ import asyncio
 import socket
 
 import pytest
-from conformance import RecordingProtocol, close_transport, recv_until_eof, run
+from conformance import (
+    RecordingProtocol,
+    is_uvloop,
+    close_transport,
+    recv_until_eof,
+    run,
+    tls_client_context,
+    tls_server_context,
+)
+
+from embedtornado.loop import send_now_hook
 
 
 class Burst(RecordingProtocol):
@@ -284,4 +294,43 @@ def test_send_now_sends_what_was_kept_back(ours):
 
     run(loop, main())
     assert sizes == [3, 0]
+
+
+def test_send_now_hook_sees_through_tls(loop, loop_name):
+    # An explicit flush over HTTPS must reach the socket transport under
+    # asyncio's TLS transport.
+    if is_uvloop(loop):
+        pytest.skip("uvloop has its own TLS transport (and sends at once)")
+    got = {}
+
+    class Server(RecordingProtocol):
+        def data_received(self, data):
+            super().data_received(data)
+            tr = self.transport
+            tr.write(b"sealed")
+            hook = send_now_hook(tr)
+            got["hook"] = hook is not None
+            inner = tr._ssl_protocol._transport  # (asyncio's SSL transport internals)
+            got["kept"] = inner.get_write_buffer_size()
+            if hook is not None:
+                hook()
+            got["after"] = inner.get_write_buffer_size()
+
+    async def main():
+        server = await loop.create_server(lambda: Server(loop), "127.0.0.1", 0,
+                                          ssl=tls_server_context())
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=tls_client_context(), server_hostname="localhost")
+        writer.write(b"go")
+        assert await asyncio.wait_for(reader.readexactly(6), 5) == b"sealed"
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+    if loop_name == "embedtornado":
+        assert got == {"hook": True, "kept": got["kept"], "after": 0} and got["kept"] > 0
+    else:
+        assert got["hook"] is False and got["kept"] == 0  # they send at once
 

@@ -58,6 +58,7 @@ from embedtornado._httpdefs import (
 )
 from embedtornado.httputil import HTTPHeaders, RequestStartLine
 from embedtornado.iostream import StreamClosedError
+from embedtornado.loop import send_now_hook as _send_now_hook
 
 _tuple_new = tuple.__new__
 
@@ -452,8 +453,7 @@ class HTTP1Connection:
         this, so that a flushed piece leaves even when the handler then
         blocks. Other transports send at once anyway.
         """
-        transport = self._proto.transport
-        send_now = getattr(transport, "_send_now", None) if transport is not None else None
+        send_now = _send_now_hook(self._proto.transport)
         if send_now is not None:
             send_now()
 

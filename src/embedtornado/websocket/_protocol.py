@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from embedtornado import escape, httputil, web
+from embedtornado.loop import send_now_hook
 from embedtornado.util import _websocket_mask
 
 if TYPE_CHECKING:
@@ -451,7 +452,7 @@ class WebSocketProtocol13(WebSocketProtocol, asyncio.Protocol):
         # The compiled loop's transports keep small writes until the end of
         # the loop iteration; a message goes out at once, as with Tornado
         # (and the buffer check below sees only what the socket refused).
-        self._send_now = getattr(transport, "_send_now", None)
+        self._send_now = send_now_hook(transport)
         self._loop = asyncio.get_running_loop()
         transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
 
