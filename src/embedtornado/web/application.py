@@ -321,13 +321,10 @@ class Application(ReversibleRouter):
                 and cls.get_handler_delegate is _APP_GET_HANDLER_DELEGATE):
             instance = self.__dict__
             if "find_handler" not in instance and "get_handler_delegate" not in instance:
-                # What _AppDelegate(self, server_conn, request_conn) does,
-                # without type.__call__'s look-up of __init__.
+                # _AppDelegate(self, server_conn, request_conn) without
+                # type.__call__'s look-up of __init__.
                 delegate = _new_object(_AppDelegate)
-                delegate.router = delegate.application = self
-                delegate.server_conn = server_conn
-                delegate.request_conn = delegate.connection = request_conn
-                delegate.delegate = None
+                _AppDelegate.__init__(delegate, self, server_conn, request_conn)
                 return delegate
         return _RoutingDelegate(self, server_conn, request_conn)
 
@@ -639,8 +636,7 @@ class _AppDelegate(_RoutingDelegate, _HandlerDelegate):
         # NOTE(embedtornado): positional (method, uri, version, headers, body,
         # host, files, connection, start_line, server_connection): matching
         # keywords costs more than the rest of the call.
-        # (Built as HTTPServerRequest(...) does, without type.__call__'s
-        # look-up of __init__.)
+        # (HTTPServerRequest(...) without type.__call__'s look-up of __init__.)
         request_class = httputil.HTTPServerRequest
         request = _new_object(request_class)
         request_class.__init__(request, None, None, "HTTP/1.0", headers, None, None, None,
