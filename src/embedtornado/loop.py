@@ -49,7 +49,7 @@ from asyncio import base_events as _base_events
 from asyncio import selector_events as _selector_events
 from asyncio import sslproto as _sslproto
 from asyncio import unix_events as _unix_events
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from embedtornado import _accel
@@ -265,23 +265,6 @@ def set_edge_triggered(loop: asyncio.AbstractEventLoop, fd: Any, edge: bool = Tr
         return False
     method(fd, edge)
     return True
-
-
-def send_now_hook(transport: Any) -> Callable[[], None] | None:
-    """The callable that sends what *transport* kept back for the end of the loop iteration.
-
-    The compiled loop's socket transports keep small writes made from a
-    callback until the end of the loop iteration (write batching, see
-    docs/compat-notes.md); calling the result sends them now. It looks
-    through asyncio's TLS transport to the socket transport under it.
-    ``None`` for every other transport: those send at once anyway.
-    """
-    hook = getattr(transport, "_send_now", None)
-    if hook is None:
-        inner = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None)
-        if inner is not None:
-            hook = getattr(inner, "_send_now", None)
-    return hook
 
 
 def _stdlib_default_policy() -> type:

@@ -54,6 +54,7 @@ cdef class HTTP1ServerProtocol:
     cdef public object _context_factory
     cdef public object context
     cdef public object transport
+    cdef public object _write_out
     cdef public object _loop
     cdef public RequestParser _parser
     cdef public object _max_pending

@@ -434,8 +434,8 @@ cdef class LoopBase:
                 timeout = <int>ceil(delta * 1000.0)
         else:
             timeout = -1
-        # Writes made from here to the end of the iteration are sent
-        # together at its end (SocketTransport.write, _flush_writes).
+        # Batched writes made from here to the end of the iteration are sent
+        # together at its end (SocketTransport._write_batched, _flush_writes).
         self._deferring = True
         try:
             self._poll(timeout)

@@ -291,15 +291,7 @@ cdef class SocketTransport(NativeIO):
     # -- writing -------------------------------------------------------
 
     def write(self, data):
-        """Queue *data* (bytes-like) for sending; never blocks.
-
-        Called from a callback of the running loop, a write of up to
-        16 KiB (and at most the high-water mark) goes out at the end of
-        the loop iteration, with whatever else was written to this
-        transport meanwhile, in one send. Otherwise it is sent at once as
-        far as the socket takes it. The rest waits for the socket to be
-        writable.
-        """
+        """Send *data* (bytes-like): at once if possible, else buffered."""
         cdef Py_buffer view
         cdef ssize_t n
         cdef int err
@@ -317,22 +309,9 @@ cdef class SocketTransport(NativeIO):
                 logger.warning("socket.send() raised exception.")
             self._conn_lost += 1
             return
+        if self._deferred:
+            self._flush()  # what _write_batched kept goes first
         if len(self._wbuf) == 0:
-            if (self._loop._deferring and not self._writing
-                    and (type(data) is bytes or type(data) is bytearray)
-                    and len(data) <= min(<Py_ssize_t>_DEFER_MAX, self._high)):
-                # Inside a loop iteration: queue it and send after the
-                # batch's callbacks (see LoopBase._flush_writes), so the
-                # peer is woken once per batch rather than once per write.
-                if type(data) is not bytes:
-                    data = bytes(data)
-                self._wbuf.append(data)
-                self._wbuf_off = 0
-                self._wsize = PyBytes_GET_SIZE(data)
-                if not self._deferred:
-                    self._deferred = True
-                    self._loop._flushq.append(self)
-                return
             PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
             try:
                 n = send(self._fd, view.buf, <size_t>view.len, MSG_NOSIGNAL)
@@ -361,20 +340,45 @@ cdef class SocketTransport(NativeIO):
                 data = bytes(data)
             self._wbuf.append(data)
             self._wsize += PyBytes_GET_SIZE(data)
-            if self._deferred and self._wsize > min(<Py_ssize_t>_DEFER_MAX, self._high):
-                self._flush()
         self._maybe_pause_protocol()
 
-    def _send_now(self):
-        """Send what write() kept back for the end of this iteration now.
+    def _write_batched(self, data):
+        """`write`, except that from a loop callback small writes wait for the end of the iteration.
 
-        Not in asyncio (whose transports send at once); the HTTP server
-        calls it for an explicit flush.
+        Not in asyncio: the HTTP server writes its responses with it. Bytes
+        written this way during one loop iteration, up to 16 KiB (and the
+        high-water mark), leave in one send at the end of the iteration,
+        after every callback of the batch, so the peer is woken once per
+        batch rather than once per response. Anything else goes through
+        `write` (after what was kept, in order).
+        """
+        cdef Py_ssize_t n
+        if (type(data) is bytes and self._loop._deferring and not self._writing
+                and not self._eof and not self._conn_lost and self._sock is not None
+                and self._empty_waiter is None and self._sf_fut is None
+                and (self._deferred or len(self._wbuf) == 0)):
+            n = PyBytes_GET_SIZE(data)
+            if n and self._wsize + n <= min(<Py_ssize_t>_DEFER_MAX, self._high):
+                if not self._deferred:
+                    self._deferred = True
+                    self._wbuf_off = 0
+                    self._loop._flushq.append(self)
+                self._wbuf.append(data)
+                self._wsize += n
+                return
+        if self._deferred:
+            self._flush()
+        self.write(data)
+
+    def _send_now(self):
+        """Send what `_write_batched` kept back for the end of this iteration now.
+
+        Not in asyncio; the HTTP server calls it for an explicit flush.
         """
         self._flush()
 
     cdef int _flush(self) except -1:
-        # Send what write() deferred; what the socket does not take now
+        # Send what _write_batched kept; what the socket does not take now
         # waits for EPOLLOUT as usual.
         if not self._deferred:
             return 0
@@ -387,10 +391,9 @@ cdef class SocketTransport(NativeIO):
         return 0
 
     def writelines(self, list_of_data):
-        """Write the buffers of *list_of_data* in order, with one vectored send.
+        """Write the buffers of *list_of_data* in order, with one vectored send when idle.
 
-        Equivalent to ``write(b"".join(list_of_data))`` without the copy,
-        deferral to the end of the loop iteration included.
+        Equivalent to ``write(b"".join(list_of_data))`` without the copy.
         """
         cdef list bufs = []
         cdef Py_ssize_t total = 0
@@ -414,16 +417,12 @@ cdef class SocketTransport(NativeIO):
                 logger.warning("socket.send() raised exception.")
             self._conn_lost += 1
             return
+        if self._deferred:
+            self._flush()  # what _write_batched kept goes first
         if len(self._wbuf) == 0:
             self._wbuf.extend(bufs)
             self._wbuf_off = 0
             self._wsize = total
-            if (self._loop._deferring and not self._writing
-                    and total <= min(<Py_ssize_t>_DEFER_MAX, self._high)):
-                if not self._deferred:
-                    self._deferred = True
-                    self._loop._flushq.append(self)
-                return
             self._on_write()
             if len(self._wbuf) == 0:
                 return
@@ -431,8 +430,6 @@ cdef class SocketTransport(NativeIO):
         else:
             self._wbuf.extend(bufs)
             self._wsize += total
-            if self._deferred and self._wsize > min(<Py_ssize_t>_DEFER_MAX, self._high):
-                self._flush()
         self._maybe_pause_protocol()
 
     cdef int _start_writing(self) except -1:
@@ -641,8 +638,8 @@ cdef class SocketTransport(NativeIO):
         if self._conn_lost:
             return
         if self._deferred:
-            # What write() kept back for the end of this loop iteration gets
-            # the one send that asyncio's loop tries at write() time.
+            # What _write_batched kept for the end of this loop iteration
+            # gets the one send that write() would have tried at once.
             self._deferred = False
             if self._sock is not None and len(self._wbuf):
                 self._send_wbuf()

@@ -58,7 +58,6 @@ from embedtornado._httpdefs import (
 )
 from embedtornado.httputil import HTTPHeaders, RequestStartLine
 from embedtornado.iostream import StreamClosedError
-from embedtornado.loop import send_now_hook as _send_now_hook
 
 _tuple_new = tuple.__new__
 
@@ -448,12 +447,13 @@ class HTTP1Connection:
     def push(self) -> None:
         """Hand what this connection has written to the kernel now.
 
-        Not in Tornado. The compiled loop's transports keep small writes
-        until the end of the loop iteration; `RequestHandler.flush` calls
-        this, so that a flushed piece leaves even when the handler then
-        blocks. Other transports send at once anyway.
+        Not in Tornado. Responses are written with the compiled loop's
+        batched write, which keeps small writes until the end of the loop
+        iteration; `RequestHandler.flush` calls this, so that a flushed
+        piece leaves even when the handler then blocks. Other transports
+        send at once anyway.
         """
-        send_now = _send_now_hook(self._proto.transport)
+        send_now = getattr(self._proto.transport, "_send_now", None)
         if send_now is not None:
             send_now()
 
@@ -760,6 +760,10 @@ class HTTP1ServerProtocol:
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        # Responses go out with the compiled loop's batched write where the
+        # transport has one (sent at the end of the loop iteration, one send
+        # per connection per batch); elsewhere with write().
+        self._write_out = getattr(transport, "_write_batched", None) or transport.write
         self._loop = asyncio.get_running_loop()
         transport.set_write_buffer_limits(high=self.params.max_write_buffer)
         if self._context_factory is not None:
@@ -1088,7 +1092,7 @@ class HTTP1ServerProtocol:
             f = self._loop.create_future()
             self._out_queue.append((data, f))  # type: ignore[union-attr]
             return f
-        self.transport.write(data)
+        self._write_out(data)
         if self._writing_paused:
             f = self._loop.create_future()
             if self._drain_waiters is None:

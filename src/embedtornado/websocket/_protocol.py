@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from embedtornado import escape, httputil, web
-from embedtornado.loop import send_now_hook
 from embedtornado.util import _websocket_mask
 
 if TYPE_CHECKING:
@@ -449,10 +448,6 @@ class WebSocketProtocol13(WebSocketProtocol, asyncio.Protocol):
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         self.stream = transport
-        # The compiled loop's transports keep small writes until the end of
-        # the loop iteration; a message goes out at once, as with Tornado
-        # (and the buffer check below sees only what the socket refused).
-        self._send_now = send_now_hook(transport)
         self._loop = asyncio.get_running_loop()
         transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
 
@@ -807,9 +802,6 @@ class WebSocketProtocol13(WebSocketProtocol, asyncio.Protocol):
         else:
             stream.writelines((header, data))
             self._wire_bytes_out += len(header) + n
-        send_now = self._send_now
-        if send_now is not None:
-            send_now()
         if stream.get_write_buffer_size() > self.params.max_write_buffer_size:
             gen_log.info("WebSocket peer %s is not reading; dropping the connection "
                          "(more than %d bytes of output queued)", self._peer(),
