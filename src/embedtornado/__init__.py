@@ -14,7 +14,11 @@ imports::
     app.listen(8888)
     embedtornado.ioloop.IOLoop.current().start()
 
-Submodules load lazily on first attribute access (PEP 562), as in Tornado.
+Submodules load lazily on first attribute access (PEP 562), as in Tornado:
+``import embedtornado`` imports none of them, and afterwards
+``embedtornado.web.Application`` imports `embedtornado.web` on the spot.
+``__all__`` lists the submodules with Tornado's names, so
+``from embedtornado import *`` imports them all.
 :func:`speedups` tells which hot paths run compiled code.
 """
 
@@ -31,11 +35,44 @@ version_info = tuple(int(p) for p in __version__.split(".")) + (0,)
 #: The Tornado release whose API this release follows (``tornado.version``).
 tornado_version = TORNADO_API_VERSION
 
+#: The submodules that carry Tornado's names, as in ``tornado.__all__``.
+#: Tornado's ``auth``, ``curl_httpclient`` and ``locale`` are left out because
+#: this package has no such module; ``websocket`` is added (Tornado's list
+#: omits it, though ``tornado.websocket`` exists).
+__all__ = [
+    "autoreload",
+    "concurrent",
+    "escape",
+    "gen",
+    "http1connection",
+    "httpclient",
+    "httpserver",
+    "httputil",
+    "ioloop",
+    "iostream",
+    "locks",
+    "log",
+    "netutil",
+    "options",
+    "process",
+    "queues",
+    "routing",
+    "simple_httpclient",
+    "tcpclient",
+    "tcpserver",
+    "template",
+    "testing",
+    "util",
+    "web",
+    "websocket",
+]
+
+# Every name __getattr__ imports on first use: __all__, our own ``loop``, and
+# Tornado names whose module may arrive later (importing one that does not
+# exist yet raises ModuleNotFoundError, as ``tornado.curl_httpclient`` does
+# without pycurl).
 _SUBMODULES = frozenset(
-    """auth autoreload concurrent curl_httpclient escape gen http1connection httpclient
-    httpserver httputil ioloop iostream locale locks log loop netutil options platform
-    process queues routing simple_httpclient tcpclient tcpserver template testing util
-    web websocket wsgi""".split()
+    [*__all__, "auth", "curl_httpclient", "locale", "loop", "platform", "wsgi"]
 )
 
 
@@ -52,6 +89,12 @@ def speedups() -> dict[str, str]:
 
 
 def __getattr__(name: str) -> Any:
+    """Import ``embedtornado.<name>`` on first access (PEP 562).
+
+    After ``import embedtornado`` alone, ``embedtornado.web`` works: the
+    submodule is imported here and, being then bound on the package, never
+    reaches this function again. Other names raise `AttributeError`.
+    """
     if name in _SUBMODULES:
         return importlib.import_module("embedtornado." + name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
