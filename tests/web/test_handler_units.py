@@ -458,18 +458,49 @@ def test_render_embeds_match_tornado():
     assert ours.render_embed_css([b"p{}"]) == theirs.render_embed_css([b"p{}"])
 
 
-def test_locale():
-    h = make(embedtornado.web, headers={"Accept-Language": "fr;q=0.5, de"})
-    import importlib.util
+@pytest.mark.parametrize("accept", [
+    None, "fr;q=0.5, de", "de-DE,de;q=0.9,en;q=0.8", "es;q=0, fr;q=0.1", "x;q=abc, de",
+    "es-ES", "pt-BR, *;q=0.5", "", "de;q=-1, fr", " fr_fr ;q=1.0",
+])
+def test_browser_locale_matches_tornado(tmp_path, accept):
+    import tornado.locale
 
-    if importlib.util.find_spec("embedtornado.locale") is None:
-        with pytest.raises(NotImplementedError):
-            h.get_browser_locale()
-        with pytest.raises(NotImplementedError):
-            _ = h.locale
+    import embedtornado.locale
+
+    (tmp_path / "fr_FR.csv").write_text('"apple","pomme"\n')
+    (tmp_path / "de.csv").write_text('"apple","Apfel"\n')
+    modules = (embedtornado.locale, tornado.locale)
+    saved = [(m._translations, m._supported_locales, m._use_gettext, m.Locale._cache)
+             for m in modules]
+    try:
+        for m in modules:
+            m.Locale._cache = {}
+            m.load_translations(str(tmp_path))
+        headers = {} if accept is None else {"Accept-Language": accept}
+        ours, theirs = both(headers=headers)
+        assert ours.locale.code == theirs.locale.code
+        assert ours.locale.translate("apple") == theirs.locale.translate("apple")
+        assert ours.get_browser_locale("de").code == theirs.get_browser_locale("de").code
+        assert ours.get_template_namespace()["_"]("apple") == ours.locale.translate("apple")
+    finally:
+        for m, (translations, supported, use_gettext, cache) in zip(modules, saved):
+            m._translations, m._supported_locales = translations, supported
+            m._use_gettext, m.Locale._cache = use_gettext, cache
+
+
+def test_locale_property_prefers_the_user_locale_and_can_be_set():
+    import embedtornado.locale
+
+    class H(embedtornado.web.RequestHandler):
+        def get_user_locale(self):
+            return embedtornado.locale.get("en")
+
+    h = make(embedtornado.web, H, headers={"Accept-Language": "fr"})
+    assert h.locale is embedtornado.locale.get("en_US")
+    h = make(embedtornado.web, headers={"Accept-Language": "fr"})
+    assert h.get_user_locale() is None
     h.locale = "fixed"
     assert h.locale == "fixed"
-    assert h.get_user_locale() is None
 
 
 def test_ui_namespace():

@@ -35,40 +35,6 @@ if TYPE_CHECKING:
     from embedtornado.web.handler import RequestHandler
 
 
-class _DefaultLocale:
-    """The locale templates see while `embedtornado.locale` does not exist: ``en_US``, untranslated.
-
-    It answers like Tornado's ``en_US`` locale without translations loaded:
-    `translate` and `pgettext` return the message, or the plural message
-    when ``count`` is given and is not 1.
-    """
-
-    code = "en_US"
-    name = "English (US)"
-    rtl = False
-
-    def translate(self, message: str, plural_message: str | None = None,
-                  count: int | None = None) -> str:
-        if plural_message is not None and count is not None and count != 1:
-            return plural_message
-        return message
-
-    def pgettext(self, context: str, message: str, plural_message: str | None = None,
-                 count: int | None = None) -> str:
-        return self.translate(message, plural_message, count)
-
-
-_DEFAULT_LOCALE = _DefaultLocale()
-
-
-def page_locale(handler: RequestHandler) -> Any:
-    """``handler.locale``, or the untranslated ``en_US`` stand-in while locales are missing."""
-    try:
-        return handler.locale
-    except NotImplementedError:
-        return _DEFAULT_LOCALE
-
-
 def _framework_files() -> frozenset[str]:
     from embedtornado.web import handler, uimodules
 
@@ -105,7 +71,7 @@ def render_string(handler: RequestHandler, template_name: str, kwargs: dict[str,
 
 def template_namespace(handler: RequestHandler) -> dict[str, Any]:
     """The names the templates of ``handler`` see (`~.RequestHandler.get_template_namespace`)."""
-    locale = page_locale(handler)
+    locale = handler.locale
     namespace = {
         "handler": handler,
         "request": handler.request,

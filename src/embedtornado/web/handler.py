@@ -671,11 +671,8 @@ class RequestHandler(SecurityMixin):
         They are ``handler``, ``request``, ``current_user``, ``locale``, ``_``,
         ``pgettext``, ``static_url``, ``xsrf_form_html``, ``reverse_url`` and
         those of `ui`. Override to add names; ``render``'s keyword arguments
-        come on top.
-
-        .. note:: embedtornado differs from Tornado 6.6.1: until
-           ``embedtornado.locale`` exists, ``locale`` is an untranslated
-           ``en_US`` stand-in with ``translate`` and ``pgettext``.
+        come on top. ``_`` and ``pgettext`` are the methods of ``locale``
+        (`locale`, the request's `.locale.Locale`).
         """
         return _render.template_namespace(self)
 
@@ -1023,11 +1020,9 @@ class RequestHandler(SecurityMixin):
 
     @property
     def locale(self) -> Any:
-        """The request's locale: `get_user_locale`, else `get_browser_locale`.
+        """The request's `.locale.Locale`: `get_user_locale`'s, else `get_browser_locale`'s.
 
-        .. note:: embedtornado differs from Tornado 6.6.1: until the
-           ``embedtornado.locale`` module exists, looking a locale up raises
-           `NotImplementedError` (setting this property works).
+        Decided on first use and kept for the request; assigning it replaces it.
         """
         try:
             return self._locale
@@ -1074,12 +1069,8 @@ class RequestHandler(SecurityMixin):
             if locales:
                 locales.sort(key=lambda pair: pair[1], reverse=True)
                 codes = [loc[0] for loc in locales]
-        try:
-            from embedtornado import locale as locale_module  # type: ignore[attr-defined]
-        except ImportError:
-            raise NotImplementedError(
-                "locales are not available in this embedtornado release yet"
-            ) from None
+        from embedtornado import locale as locale_module
+
         return locale_module.get(*codes)
 
     def require_setting(self, name: str, feature: str = "this feature") -> None:

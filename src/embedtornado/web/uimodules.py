@@ -33,7 +33,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from embedtornado import escape
-from embedtornado.web import _render
 
 if TYPE_CHECKING:
     from embedtornado.web.handler import RequestHandler
@@ -53,7 +52,7 @@ class UIModule:
         self.handler = handler
         self.request = handler.request
         self.ui = handler.ui
-        self.locale = _render.page_locale(handler)
+        self.locale = handler.locale
 
     @property
     def current_user(self) -> Any:
