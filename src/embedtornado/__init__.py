@@ -36,9 +36,9 @@ version_info = tuple(int(p) for p in __version__.split(".")) + (0,)
 tornado_version = TORNADO_API_VERSION
 
 #: The submodules that carry Tornado's names, as in ``tornado.__all__``.
-#: Tornado's ``auth``, ``curl_httpclient`` and ``locale`` are left out because
-#: this package has no such module; ``websocket`` is added (Tornado's list
-#: omits it, though ``tornado.websocket`` exists).
+#: Tornado's ``auth``, ``curl_httpclient`` and ``platform`` are left out
+#: because this package has no such module; ``websocket`` and ``wsgi`` are added
+#: (Tornado's list omits them, though both modules exist there).
 __all__ = [
     "autoreload",
     "concurrent",
@@ -50,6 +50,7 @@ __all__ = [
     "httputil",
     "ioloop",
     "iostream",
+    "locale",
     "locks",
     "log",
     "netutil",
@@ -65,15 +66,14 @@ __all__ = [
     "util",
     "web",
     "websocket",
+    "wsgi",
 ]
 
 # Every name __getattr__ imports on first use: __all__, our own ``loop``, and
 # Tornado names whose module may arrive later (importing one that does not
 # exist yet raises ModuleNotFoundError, as ``tornado.curl_httpclient`` does
 # without pycurl).
-_SUBMODULES = frozenset(
-    [*__all__, "auth", "curl_httpclient", "locale", "loop", "platform", "wsgi"]
-)
+_SUBMODULES = frozenset([*__all__, "auth", "curl_httpclient", "locale", "loop", "platform", "wsgi"])
 
 
 def speedups() -> dict[str, str]:
