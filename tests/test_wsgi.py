@@ -19,16 +19,14 @@ import threading
 from typing import Any
 
 import pytest
-from rawhttp import Response, ServerHarness, read_response
+import tornado.httpserver
+import tornado.web
+import tornado.wsgi
 
 import embedtornado
 from embedtornado import netutil, web, wsgi
 from embedtornado.routing import PathMatches, Rule, RuleRouter
-
-tornado = pytest.importorskip("tornado")
-import tornado.httpserver  # noqa: E402
-import tornado.web  # noqa: E402
-import tornado.wsgi  # noqa: E402
+from rawhttp import Response, ServerHarness, read_response
 
 #: What the application saw, per path: filled by the app, read by the tests.
 SEEN: dict[str, list[Any]] = {}
@@ -165,7 +163,7 @@ class DualServer(ServerHarness):
         self.run(start())
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         async def stop() -> None:
             self.tornado_server.stop()
             await self.tornado_server.close_all_connections()
@@ -475,7 +473,7 @@ def test_executor_client_gone_before_the_answer(executor, caplog):
     with ServerHarness(wsgi.WSGIContainer(app, executor=executor)) as h:
 
         async def go():
-            reader, writer = await h.connect()
+            _, writer = await h.connect()
             writer.write(get("/"))
             await writer.drain()
             await asyncio.sleep(0.05)
