@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import socket
 import ssl
 import subprocess
@@ -364,6 +365,58 @@ def test_request_timeout(client_impl, behaviour):
                 await client.fetch(srv.url(), request_timeout=0.3)
             assert info.value.code == 599
             assert "Timeout" in str(info.value)
+            client.close()
+    run(go)
+
+
+async def cut_short_fixed(reader, writer):
+    await read_head(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+    await writer.drain()
+
+
+async def cut_short_chunked(reader, writer):
+    await read_head(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel")
+    await writer.drain()
+
+
+async def cut_short_head(reader, writer):
+    await read_head(reader)
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Le")
+    await writer.drain()
+
+
+@pytest.mark.parametrize("behaviour, message", [(cut_short_fixed, "Connection closed"),
+                                                (cut_short_chunked, "Connection closed"),
+                                                (cut_short_head, "Stream closed")])
+def test_response_cut_short_is_a_closed_stream(client_impl, behaviour, message):
+    # The server closes before the response is complete: HTTPStreamClosedError
+    # (599), an HTTPClientError, as Tornado's client raises.
+    async def go():
+        async with RawServer(behaviour) as srv:
+            client, mod = new_client(client_impl)
+            with pytest.raises(mod.HTTPClientError) as info:
+                await client.fetch(srv.url())
+            assert type(info.value).__name__ == "HTTPStreamClosedError"
+            assert (info.value.code, str(info.value)) == (599, message)
+            # raise_error=False only keeps HTTP error codes from raising.
+            with pytest.raises(mod.HTTPClientError):
+                await client.fetch(srv.url(), raise_error=False)
+            client.close()
+    run(go)
+
+
+def test_bytes_header_values_are_sent_as_utf8_text(client_impl):
+    async def go():
+        async with ServerCtx() as s:
+            client, mod = new_client(client_impl)
+            r = await client.fetch(s.url("/echo"), headers={
+                "X-Bytes": "caf\u00e9".encode(), "X-Text": "plain"})
+            seen = json.loads(r.body)["headers"]
+            # Decoded as UTF-8, then sent as Latin-1 like every header line.
+            assert seen["X-Bytes"] == "caf\u00e9"
+            assert seen["X-Text"] == "plain"
             client.close()
     run(go)
 

@@ -40,6 +40,7 @@ from io import BytesIO
 from typing import Any, Callable, cast
 
 from embedtornado import _version, httputil
+from embedtornado._httpdefs import HTTPInputError
 from embedtornado._responseparse import ResponseParser
 from embedtornado.httpclient import (
     AsyncHTTPClient,
@@ -389,6 +390,11 @@ class _HTTPConnection:
             raise ValueError(f"invalid characters in request target {req_path!r}")
         lines = [f"{method} {req_path} HTTP/1.1"]
         for k, v in request.headers.get_all():
+            # Tornado writes a bytes name or value decoded as UTF-8 (native_str).
+            if type(k) is bytes:
+                k = k.decode("utf-8")
+            if type(v) is bytes:
+                v = v.decode("utf-8")
             if _CTL.search(k) or _CTL.sub("", v.replace("\t", "")) != v.replace("\t", ""):
                 raise ValueError(f"invalid header {k!r}")
             lines.append(f"{k}: {v}")
@@ -507,7 +513,13 @@ class _HTTPConnection:
                     raise _RetryableClose() from None
                 if not received_any:
                     raise
-                events = parser.feed_eof()
+                try:
+                    events = parser.feed_eof()
+                except HTTPInputError:
+                    # A response the server cut short is a closed stream (599),
+                    # worded as Tornado words it: before or after the head.
+                    raise HTTPStreamClosedError(
+                        "Stream closed" if code is None else "Connection closed") from None
             else:
                 received_any = True
                 events = parser.feed(data)

@@ -126,6 +126,10 @@ _LAZY = {
         "get_signature_key_version",
     )
 }
+# Tornado's private names for the two signature functions, which its own test
+# suite imports from tornado.web (scripts/tornado-suite runs that suite here).
+_LAZY["_create_signature_v1"] = "embedtornado.web.signing:_signature_v1"
+_LAZY["_create_signature_v2"] = "embedtornado.web.signing:_signature_v2"
 __getattr__ = _lazy.module_getattr(__name__, _LAZY)
 
 
