@@ -36,8 +36,8 @@ version_info = tuple(int(p) for p in __version__.split(".")) + (0,)
 tornado_version = TORNADO_API_VERSION
 
 #: The submodules that carry Tornado's names, as in ``tornado.__all__``.
-#: Tornado's ``auth``, ``curl_httpclient`` and ``platform`` are left out
-#: because this package has no such module; ``websocket`` and ``wsgi`` are added
+#: Tornado's ``auth`` and ``curl_httpclient`` are left out because this
+#: package has no such module; ``websocket`` and ``wsgi`` are added
 #: (Tornado's list omits them, though both modules exist there).
 __all__ = [
     "autoreload",
@@ -55,6 +55,7 @@ __all__ = [
     "log",
     "netutil",
     "options",
+    "platform",
     "process",
     "queues",
     "routing",

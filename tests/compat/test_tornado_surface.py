@@ -18,7 +18,7 @@ MODULES = ["autoreload", "concurrent", "escape", "gen", "http1connection", "http
            "queues", "routing", "tcpserver", "util", "web"]
 MODULES += ["httpclient", "simple_httpclient", "tcpclient", "testing"]  # async HTTP client issue
 MODULES += ["websocket"]
-MODULES += ["wsgi"]
+MODULES += ["wsgi", "platform.asyncio"]
 
 PENDING = {
 }
