@@ -546,3 +546,49 @@ def test_hostile_input_over_socket(name, data, code):
     assert statuses and statuses[-1] == code, out
     assert out.endswith(b"Connection: close\r\n\r\n")
     assert len(handled) == len(statuses) - 1
+
+
+# --- HTTPServer is a Configurable, and checks a dict ssl_options at once (as Tornado) ---------
+
+
+@pytest.mark.parametrize("package", ["embedtornado", "tornado"])
+def test_configure_defaults_and_initialize_override(package):
+    import importlib
+
+    httpserver = importlib.import_module(package + ".httpserver")
+    web = importlib.import_module(package + ".web")
+    app = web.Application([])
+    HTTPServer = httpserver.HTTPServer
+    try:
+        HTTPServer.configure(None, xheaders=True)
+        assert HTTPServer(app).xheaders is True
+        assert HTTPServer(app, xheaders=False).xheaders is False  # given arguments win
+    finally:
+        HTTPServer.configure(None)
+    assert HTTPServer(app).xheaders is False
+
+    class Counting(HTTPServer):
+        def initialize(self, *args, **kwargs):
+            self.initialized = getattr(self, "initialized", 0) + 1
+            super().initialize(*args, **kwargs)
+
+    server = Counting(app, no_keep_alive=True)
+    assert type(server) is Counting and server.initialized == 1
+    assert server.request_callback is app
+
+
+@pytest.mark.parametrize("package", ["embedtornado", "tornado"])
+def test_dict_ssl_options_checked_when_the_server_is_made(package, tmp_path):
+    import importlib
+
+    httpserver = importlib.import_module(package + ".httpserver")
+    app = importlib.import_module(package + ".web").Application([])
+    with pytest.raises(KeyError, match="certfile"):
+        httpserver.HTTPServer(app, ssl_options={"keyfile": "k.pem"})
+    missing = str(tmp_path / "missing.pem")
+    with pytest.raises(ValueError, match=f'certfile "{missing}" does not exist'):
+        httpserver.HTTPServer(app, ssl_options={"certfile": missing})
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not used")
+    with pytest.raises(ValueError, match="keyfile .* does not exist"):
+        httpserver.HTTPServer(app, ssl_options={"certfile": str(cert), "keyfile": missing})

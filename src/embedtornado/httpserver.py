@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 from embedtornado import _accel, httputil, netutil
 from embedtornado._httpdefs import HTTP1ConnectionParameters
 from embedtornado.tcpserver import TCPServer
+from embedtornado.util import Configurable
 
 if TYPE_CHECKING:
     from embedtornado._pure import httpproto
@@ -57,7 +58,7 @@ _BUSY_RESPONSE = (b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
                   b"Content-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY))
 
 
-class HTTPServer(TCPServer, httputil.HTTPServerConnectionDelegate):
+class HTTPServer(TCPServer, Configurable, httputil.HTTPServerConnectionDelegate):
     """Serves HTTP/1.x on the sockets given by ``listen``, ``bind``/``start`` or ``add_sockets``.
 
     :arg request_callback: an ``HTTPServerConnectionDelegate`` (such as
@@ -94,13 +95,23 @@ class HTTPServer(TCPServer, httputil.HTTPServerConnectionDelegate):
         is read (a TLS one is just closed); a warning is logged at most once
         a minute. Also settable later as the attribute ``max_connections``.
 
+    As in Tornado, `HTTPServer` is a `.util.Configurable`: the constructor's
+    arguments go to `initialize` (which a subclass overrides instead of
+    ``__init__``), and ``HTTPServer.configure(None, xheaders=True)`` sets
+    default keyword arguments for every later ``HTTPServer(...)``.
+
     .. note:: embedtornado differs from Tornado 6.6.1: ``max_connections``
        is our addition; Tornado accepts every connection.
     """
 
     _busy_response = _BUSY_RESPONSE
 
-    def __init__(
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # As in Tornado, HTTPServer is a Configurable: constructing one runs
+        # `initialize` (from Configurable.__new__), and __init__ does nothing.
+        pass
+
+    def initialize(
         self,
         request_callback: httputil.HTTPServerConnectionDelegate
         | Callable[[httputil.HTTPServerRequest], None],
@@ -153,6 +164,14 @@ class HTTPServer(TCPServer, httputil.HTTPServerConnectionDelegate):
         self._context_factory = self._new_context
         self._trusted_from: Any = trusted_downstream
         self._trusted = frozenset(trusted_downstream or ())
+
+    @classmethod
+    def configurable_base(cls) -> type[Configurable]:
+        return HTTPServer
+
+    @classmethod
+    def configurable_default(cls) -> type[Configurable]:
+        return HTTPServer
 
     # --- connections -------------------------------------------------------------
 

@@ -38,6 +38,7 @@ Subclasses say how to speak on an accepted connection by overriding
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 import time
@@ -100,6 +101,15 @@ class TCPServer:
     ) -> None:
         self.ssl_options = ssl_options
         self._ssl_context: ssl.SSLContext | None = None
+        if isinstance(ssl_options, dict):
+            # As in Tornado: a dict needs a certificate (which may hold the key
+            # too), and missing files are reported now rather than at the
+            # first handshake.
+            if "certfile" not in ssl_options:
+                raise KeyError('missing key "certfile" in ssl_options')
+            for key in ("certfile", "keyfile"):
+                if key in ssl_options and not os.path.exists(ssl_options[key]):
+                    raise ValueError(f'{key} "{ssl_options[key]}" does not exist')
         if ssl_options is not None:
             self._ssl_context = netutil.ssl_options_to_context(ssl_options, server_side=True)
         self.max_buffer_size = max_buffer_size
