@@ -57,7 +57,8 @@ def test_tornado_public_names_exist():
     theirs = {n for n in dir(tornado.platform.asyncio) if not n.startswith("_")}
     theirs = {n for n in theirs if not isinstance(getattr(tornado.platform.asyncio, n), type(gen))}
     public = {
-        n for n in theirs
+        n
+        for n in theirs
         if getattr(getattr(tornado.platform.asyncio, n), "__module__", "")
         == "tornado.platform.asyncio"
     }
@@ -89,8 +90,11 @@ def test_to_asyncio_future_converts_yieldables_like_tornado():
         from_coro = await convert(value(1))
         from_list = await convert([value(2), value(3)])
         from_dict = await convert({"a": value(4)})
-        with pytest.raises(gen.BadYieldError if convert is pasyncio.to_asyncio_future
-                           else tornado.gen.BadYieldError):
+        with pytest.raises(
+            gen.BadYieldError
+            if convert is pasyncio.to_asyncio_future
+            else tornado.gen.BadYieldError
+        ):
             convert(object())
         return same, from_coro, from_list, from_dict
 
@@ -236,6 +240,8 @@ def test_failing_callback_is_logged_and_others_still_run(wrapped, caplog):
         with caplog.at_level(logging.ERROR, logger="embedtornado.application"):
             assert run(loop, main()) == b"later"
         assert any("selector callback" in r.getMessage() and r.exc_info for r in caplog.records)
+        loop.remove_reader(a)
+        loop.remove_reader(c)
     finally:
         for s in (a, b, c, d):
             s.close()
@@ -270,3 +276,29 @@ def test_selector_thread_on_a_running_loop():
             b.close()
 
     assert asyncio.run(main()) == b"hi"
+
+
+def test_a_closed_but_registered_socket_does_not_stop_the_thread(wrapped):
+    loop, _ = wrapped
+    gone, _peer = socket.socketpair()
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    try:
+
+        async def main():
+            loop.add_reader(gone, lambda: None)
+            gone.close()  # without remove_reader: select() now fails on it
+            await asyncio.sleep(0.05)
+            loop.remove_reader(gone)
+            got = asyncio.get_running_loop().create_future()
+            loop.add_reader(a, lambda: got.done() or got.set_result(a.recv(10)))
+            b.send(b"still here")
+            result = await got
+            loop.remove_reader(a)
+            return result
+
+        assert run(loop, main()) == b"still here"
+        assert loop._selector._thread.is_alive()
+    finally:
+        for s in (_peer, a, b):
+            s.close()

@@ -305,14 +305,13 @@ class SelectorThread:
                 # a failed connect shows up as writable (as selectors does).
                 readable, writable, failed = select.select(to_read, to_write, to_write)
             except (OSError, ValueError):
-                # A descriptor was removed and closed on the loop thread
-                # after these sets were taken. If that removal also woke us,
-                # go round with fresh sets; otherwise the error is real.
-                woken: list[_FileDescriptorLike]
-                woken, _, _ = select.select([self._waker_r], [], [], 0)
-                if not woken:
-                    raise
-                readable, writable, failed = list(woken), [], []
+                # A watched descriptor is closed: the loop thread removed it
+                # after these sets were taken (and woke us), or the program
+                # closed it without removing it. Either way, wait until the
+                # registrations change, then go round with fresh sets (never
+                # spinning on, or dying of, a bad descriptor).
+                select.select([self._waker_r], [], [])
+                readable, writable, failed = [], [], []
             for fd in failed:
                 if fd not in writable:
                     writable.append(fd)
