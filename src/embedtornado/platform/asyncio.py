@@ -32,7 +32,8 @@ Tornado, and warns when instantiated.
    * A `SelectorThread` callback that raises is logged on
      ``embedtornado.application`` and the other descriptors keep being
      served; in Tornado the exception escapes to asyncio's handler and the
-     selector stops watching everything.
+     selector stops watching everything. A watched socket closed without
+     ``remove_reader`` does not end the selector thread either.
    * `BaseAsyncIOLoop` has no ``selector_loop`` attribute: on Linux it would
      always be ``asyncio_loop`` itself.
 """
