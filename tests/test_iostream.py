@@ -9,9 +9,13 @@ test passing for both shows the same observable behaviour.
 from __future__ import annotations
 
 import asyncio
+import errno
+import gc
+import logging
 import os
 import socket
 import ssl
+from unittest import mock
 
 import pytest
 
@@ -382,3 +386,215 @@ def test_readiness_rides_the_live_loop():
         c.close()
         s.close()
     run(go)
+
+
+# -- Behaviour found by running Tornado 6.6.1's own iostream_test against us --
+
+
+def _collect_loop_errors(loop):
+    """Record what the loop's exception handler gets ("never retrieved" and the like)."""
+    errors = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    return errors
+
+
+def test_close_marks_unawaited_read_future_retrieved(ios):
+    """A read nobody awaits fails on close without "Future exception was never retrieved"."""
+    async def go():
+        errors = _collect_loop_errors(asyncio.get_running_loop())
+        c, s = pair(ios)
+        s.read_bytes(10)  # never awaited, no reference kept
+        c.close()
+        s.close()
+        await asyncio.sleep(0)
+        gc.collect()
+        await asyncio.sleep(0)
+        assert errors == []
+    run(go)
+
+
+def test_unsatisfiable_read_future_retrieved(ios):
+    async def go():
+        errors = _collect_loop_errors(asyncio.get_running_loop())
+        c, s = pair(ios)
+        await c.write(b"x" * 100)
+        s.read_until(b"\n", max_bytes=10)  # fails (closes the stream), never awaited
+        await asyncio.sleep(0.05)
+        assert s.closed()
+        gc.collect()
+        await asyncio.sleep(0)
+        assert errors == []
+        c.close()
+    run(go)
+
+
+def test_read_until_close_fails_after_error_close(ios):
+    """A stream closed with an error fails read_until_close rather than returning a short body."""
+    async def go():
+        c, s = pair(ios)
+        fut = s.read_until_close()
+        await c.write(b"hello")
+        await asyncio.sleep(0.02)
+        s.close(exc_info=OSError("boom"))
+        with pytest.raises(ios.StreamClosedError) as info:
+            await fut
+        assert isinstance(info.value.real_error, OSError)
+        c.close()
+    run(go)
+
+
+def test_read_on_closed_stream_raises_at_once(ios):
+    async def go():
+        c, s = pair(ios)
+        await c.write(b"ab")
+        c.close()
+        assert await s.read_until_close() == b"ab"
+        # Nothing left to read: the error comes at once, not from the future.
+        with pytest.raises(ios.StreamClosedError):
+            s.read_bytes(1)
+        with pytest.raises(ios.StreamClosedError):
+            s.read_until(b"\n")
+        # The read left pending is reported as closed, not "Already reading".
+        with pytest.raises(ios.StreamClosedError):
+            s.read_until_close()
+    run(go)
+
+
+def test_read_into_fills_buffer_then_releases_it_on_close(ios):
+    async def go():
+        c, s = pair(ios)
+        c.write(b"ab")
+        assert await s.read_bytes(1) == b"a"
+        buf = bytearray(10)
+        fut = s.read_into(buf)
+        # Buffered bytes are copied in at once ...
+        assert bytes(buf[:1]) == b"b"
+        c.write(b"cd")
+        await asyncio.sleep(0.02)
+        # ... and later ones are received straight into the caller's buffer.
+        assert bytes(buf[:3]) == b"bcd"
+        c.close()
+        with pytest.raises(ios.StreamClosedError):
+            await fut
+        del buf[:]  # no view of it is left: it may be resized
+        s.close()
+    run(go)
+
+
+def test_read_into_rest_stays_buffered(ios):
+    async def go():
+        c, s = pair(ios)
+        await c.write(b"0123456789")
+        await asyncio.sleep(0.02)
+        assert await s.read_bytes(2) == b"01"
+        buf = bytearray(3)
+        assert await s.read_into(buf) == 3
+        assert buf == b"234"
+        del buf[:]
+        assert await s.read_bytes(5) == b"56789"
+        c.close()
+        s.close()
+    run(go)
+
+
+def test_write_bytearray_resizable_after_write_error(ios):
+    """A write that fails on the fd leaves no view of the caller's bytearray behind."""
+    async def go():
+        r, w = os.pipe()
+        os.close(r)
+        ws = ios.PipeIOStream(w)
+        data = bytearray(b"x" * (1 << 20))
+        with pytest.raises(ios.StreamClosedError):
+            await ws.write(data)
+        assert ws.closed()
+        assert isinstance(ws.error, BrokenPipeError)
+        del data[:]
+    run(go)
+
+
+def test_async_read_error_logged_as_tornado(ios, caplog):
+    async def go():
+        c, s = pair(ios)
+        closed = asyncio.Event()
+        s.set_close_callback(closed.set)
+        fut = s.read_bytes(1)
+
+        def failing_read(buf):
+            raise OSError(errno.EIO, "boom")
+
+        s.read_from_fd = failing_read
+        await c.write(b"a")
+        await asyncio.wait_for(closed.wait(), 5)
+        with pytest.raises(ios.StreamClosedError) as info:
+            await fut
+        assert isinstance(info.value.real_error, OSError)
+        c.close()
+    with caplog.at_level(logging.WARNING):
+        run(go)
+    assert [r.getMessage() for r in caplog.records] == ["error on read: [Errno 5] boom"]
+
+
+def test_inline_read_error_raises(ios, caplog):
+    """An error on an inline read (one started with nothing to wait for) is raised, not logged."""
+    async def go():
+        c, s = pair(ios)
+        real = s.read_from_fd
+
+        def failing_read(buf):
+            real(buf)
+            raise OSError(errno.EIO, "boom")
+
+        s.read_from_fd = failing_read
+        with pytest.raises(OSError, match="boom"):
+            s.read_bytes(1)
+        assert s.closed()
+        assert isinstance(s.error, OSError)
+        c.close()
+    with caplog.at_level(logging.INFO):
+        run(go)
+    assert caplog.records == []
+
+
+def test_read_buffer_overflow_logged_and_fails_read_until_close(ios, caplog):
+    async def go():
+        c, s = pair(ios, max_buffer_size=1024)
+        fut = s.read_until_close()
+        c.write(b"a" * 4096)
+        with pytest.raises(ios.StreamClosedError) as info:
+            await fut
+        assert isinstance(info.value.real_error, ios.StreamBufferFullError)
+        c.close()
+    with caplog.at_level(logging.WARNING):
+        run(go)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Reached maximum read buffer size", "error on read: Reached maximum read buffer size"]
+
+
+def test_connect_error_not_logged(ios, caplog):
+    async def go():
+        stream = ios.IOStream(socket.socket())
+        with mock.patch("socket.socket.connect",
+                        side_effect=socket.gaierror(errno.EIO, "boom")):
+            with pytest.raises(ios.StreamClosedError):
+                await stream.connect(("localhost", 80))
+        assert isinstance(stream.error, socket.gaierror)
+    with caplog.at_level(logging.INFO):
+        run(go)
+    assert caplog.records == []
+
+
+def test_ssl_handshake_failure_logged_as_tornado(ios, caplog):
+    server_ctx, _ = _tls_contexts()
+
+    async def go():
+        c, s = pair(ios)
+        sf = s.start_tls(True, server_ctx)
+        cf = c.start_tls(False, ssl.create_default_context(), server_hostname="localhost")
+        with pytest.raises(ssl.SSLError):
+            await cf
+        with pytest.raises((ssl.SSLError, OSError)):
+            await sf
+    with caplog.at_level(logging.WARNING):
+        run(go)
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages and all(m.startswith("SSL Error on ") for m in messages), messages

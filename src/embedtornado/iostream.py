@@ -143,6 +143,7 @@ class BaseIOStream:
         self._read_arg: Any = None
         self._read_partial = False
         self._read_max_bytes: int | None = None
+        self._into_filled = 0  # bytes a pending read_into has received so far
         self._write_buffer = bytearray()
         self._write_pos = 0
         self._total_written = 0  # bytes handed to write() so far
@@ -190,10 +191,13 @@ class BaseIOStream:
         If no match is found within *max_bytes*, the stream closes and the
         future fails with `StreamClosedError` whose ``real_error`` is an
         `UnsatisfiableReadError` (as in Tornado).
+
+        :raises StreamClosedError: at once if the stream is closed and the
+            buffered data cannot satisfy the read.
         """
         future = self._start_read(_R_REGEX, re.compile(regex))
         self._read_max_bytes = max_bytes
-        self._try_inline_read()
+        self._inline_read(future)
         return future
 
     def read_until(self, delimiter: bytes, max_bytes: int | None = None) -> Future[bytes]:
@@ -202,45 +206,75 @@ class BaseIOStream:
         If the delimiter is not found within *max_bytes*, the stream closes
         and the future fails with `StreamClosedError` whose ``real_error``
         is an `UnsatisfiableReadError` (as in Tornado).
+
+        :raises StreamClosedError: at once if the stream is closed and the
+            buffered data cannot satisfy the read.
         """
         future = self._start_read(_R_UNTIL, delimiter)
         self._read_max_bytes = max_bytes
-        self._try_inline_read()
+        self._inline_read(future)
         return future
 
     def read_bytes(self, num_bytes: int, partial: bool = False) -> Future[bytes]:
-        """Read *num_bytes* bytes; with *partial*, return as soon as any are available."""
+        """Read *num_bytes* bytes; with *partial*, return as soon as any are available.
+
+        :raises StreamClosedError: at once if the stream is closed and the
+            buffered data cannot satisfy the read.
+        """
         if not isinstance(num_bytes, numbers.Integral) or num_bytes < 0:
             raise ValueError(f"num_bytes must be a non-negative integer, not {num_bytes!r}")
         future = self._start_read(_R_BYTES, int(num_bytes))
         self._read_partial = partial
-        self._try_inline_read()
+        self._inline_read(future)
         return future
 
     def read_into(self, buf: bytearray, partial: bool = False) -> Future[int]:
         """Fill *buf* (a writable buffer); the result is the number of bytes read.
 
         With *partial*, complete as soon as any bytes are available.
+
+        As in Tornado, bytes already buffered are copied into *buf* at once
+        and later bytes are received straight into it, so *buf* holds what
+        has arrived so far even if the read then fails. The stream lets go
+        of *buf* when the read completes or fails (it may be resized then).
+
+        :raises StreamClosedError: at once if the stream is closed and the
+            buffered data cannot satisfy the read.
         """
-        future = self._start_read(_R_INTO, memoryview(buf).cast("B"))
+        future = self._start_read(_R_INTO, None)
+        with memoryview(buf) as whole:
+            view = whole.cast("B")
+        self._read_arg = view
+        k = min(len(view), len(self._read_buffer))
+        if k:
+            with memoryview(self._read_buffer) as src, src[:k] as part:
+                view[:k] = part
+            del self._read_buffer[:k]
+        self._into_filled = k
         self._read_partial = partial
-        self._try_inline_read()
+        self._inline_read(future)
         return future
 
     def read_until_close(self) -> Future[bytes]:
         """Read everything until the peer closes; the result is all of it.
 
-        The data is bounded by ``max_buffer_size``.
+        The data is bounded by ``max_buffer_size``. If the stream closes
+        because of an error (other than a connection reset), the future
+        fails with `StreamClosedError` rather than returning what was
+        buffered, as in Tornado.
         """
         future = self._start_read(_R_CLOSE, None)
         if self._closed:
             self._finish_read(len(self._read_buffer))
             return future
-        self._try_inline_read()
+        self._inline_read(future)
         return future
 
     def _start_read(self, kind: int, arg: Any) -> Future[Any]:
         if self._read_future is not None:
+            # As Tornado: a read left pending on a closed stream is reported
+            # as StreamClosedError, not as "Already reading".
+            self._check_closed()
             raise AssertionError("Already reading")
         self._read_future = self._loop.create_future()
         self._read_kind = kind
@@ -248,6 +282,20 @@ class BaseIOStream:
         self._read_partial = False
         self._read_max_bytes = None
         return self._read_future
+
+    def _inline_read(self, future: Future[Any]) -> None:
+        """Run `_try_inline_read` for a read just started.
+
+        As in Tornado, an error raised here (a closed stream, a read error)
+        propagates to the caller; the read's future then stays pending until
+        the stream is closed again, and its exception is marked retrieved.
+        """
+        try:
+            self._try_inline_read()
+        except BaseException:
+            future.add_done_callback(_retrieve)
+            self._release_into()
+            raise
 
     def _try_inline_read(self) -> None:
         """Satisfy the pending read from the buffer, else from the fd, else wait."""
@@ -259,54 +307,76 @@ class BaseIOStream:
         if pos is not None:
             self._finish_read(pos)
             return
-        if self._closed:
-            self._fail_read(StreamClosedError(real_error=self.error))
+        self._check_closed()
+        try:
+            self._read_from_fd_until_satisfied()
+        except UnsatisfiableReadError as e:
+            self._fail_unsatisfiable(e)
             return
-        self._read_from_fd_until_satisfied()
         self._update_io_state()
 
     def _read_from_fd_until_satisfied(self) -> None:
-        """Read while a read is pending and unsatisfied and the fd has data."""
+        """Read while a read is pending and unsatisfied and the fd has data.
+
+        Raises what `_read_chunk` raises, and `UnsatisfiableReadError`.
+        """
         while self._read_future is not None and not self._closed:
             n = self._read_chunk()
             if not n:
                 return
-            try:
-                pos = self._find_read_pos()
-            except UnsatisfiableReadError as e:
-                self._fail_unsatisfiable(e)
-                return
+            pos = self._find_read_pos()
             if pos is not None:
                 self._finish_read(pos)
                 return
 
     def _read_chunk(self) -> int:
-        """Read once from the fd into the buffer; 0 when nothing came (or closed)."""
+        """Read once from the fd; return the count, 0 when nothing came (or closed).
+
+        A pending `read_into` receives straight into the caller's buffer;
+        anything else goes through the stream's buffer. As in Tornado, end
+        of file and a connection reset close the stream quietly, while any
+        other `OSError` closes it and is raised, and so is
+        `StreamBufferFullError` (after logging and closing).
+        """
         if self._closed:
             return 0
+        into = self._read_future is not None and self._read_kind == _R_INTO
         try:
             while True:
                 try:
-                    n = self.read_from_fd(self._scratch)
+                    if into:
+                        with self._read_arg[self._into_filled:] as view:
+                            n = self.read_from_fd(view)
+                    else:
+                        n = self.read_from_fd(self._scratch)
                     break
                 except InterruptedError:
                     continue
-        except Exception as e:
-            if not _is_connreset(e):
-                gen_log.warning("Read error on %d: %s", self._fileno_int(), e)
+        except OSError as e:
             self.close(exc_info=e)
-            return 0
+            if self._is_connreset(e):
+                return 0
+            raise
         if n is None:
             return 0
         if n == 0:
             self.close()
             return 0
-        self._read_buffer += memoryview(self._scratch)[:n]
+        if into:
+            self._into_filled += n
+            return n
+        with memoryview(self._scratch) as scratch, scratch[:n] as part:
+            self._read_buffer += part
         if len(self._read_buffer) > self.max_buffer_size:
             gen_log.error("Reached maximum read buffer size")
-            self.close(exc_info=StreamBufferFullError("Reached maximum read buffer size"))
-            return 0
+            error = StreamBufferFullError("Reached maximum read buffer size")
+            self.close(exc_info=error)
+            raise error
         return n
+
+    def _is_connreset(self, exc: BaseException) -> bool:
+        """Return whether *exc* means the peer went away (closed quietly)."""
+        return _is_connreset(exc)
 
     def _find_read_pos(self) -> int | None:
         """Return how many buffered bytes complete the pending read, or None."""
@@ -320,9 +390,11 @@ class BaseIOStream:
                 return min(want, len(buf))
             return None
         if kind == _R_INTO:
-            want = len(self._read_arg)
-            if len(buf) >= want or (self._read_partial and buf):
-                return min(want, len(buf))
+            if self._read_arg is None:
+                return None  # released after a failed inline read
+            got = self._into_filled
+            if got >= len(self._read_arg) or (self._read_partial and got):
+                return got
             return None
         if kind == _R_UNTIL:
             delim = self._read_arg
@@ -348,29 +420,30 @@ class BaseIOStream:
             raise UnsatisfiableReadError(
                 f"delimiter {self._read_arg!r} not found within {max_bytes} bytes")
 
+    def _release_into(self) -> None:
+        """Let go of a `read_into` caller's buffer (so the caller may resize it)."""
+        if self._read_kind == _R_INTO and isinstance(self._read_arg, memoryview):
+            self._read_arg.release()
+            self._read_arg = None
+            self._into_filled = 0
+
     def _finish_read(self, size: int) -> None:
-        future, kind, arg = self._read_future, self._read_kind, self._read_arg
+        future, kind = self._read_future, self._read_kind
+        if kind == _R_INTO:
+            self._release_into()
+            result: Any = size
+        else:
+            if size == len(self._read_buffer):
+                result = bytes(self._read_buffer)
+            else:
+                with memoryview(self._read_buffer) as view, view[:size] as part:
+                    result = bytes(part)
+            del self._read_buffer[:size]
         self._read_future = None
         self._read_arg = None
-        if kind == _R_INTO:
-            arg[:size] = self._read_buffer[:size]
-            result: Any = size
-        elif size == len(self._read_buffer):
-            result = bytes(self._read_buffer)
-        else:
-            with memoryview(self._read_buffer) as view:
-                result = bytes(view[:size])
-        del self._read_buffer[:size]
         if future is not None:
             future_set_result_unless_cancelled(future, result)
         self._update_io_state()
-
-    def _fail_read(self, exc: BaseException) -> None:
-        future = self._read_future
-        self._read_future = None
-        self._read_arg = None
-        if future is not None and not future.done():
-            future.set_exception(exc)
 
     def _fail_unsatisfiable(self, exc: UnsatisfiableReadError) -> None:
         # As in Tornado, the read fails with StreamClosedError whose
@@ -398,8 +471,11 @@ class BaseIOStream:
             if not self.writing() and self._can_write_now():
                 # Nothing queued: send straight from the caller's buffer and
                 # keep only what the kernel did not take (saves a copy).
-                with memoryview(data) as view:
-                    sent = self._send(view.cast("B"))
+                # Release the views before anything else can see them: an
+                # error below keeps this frame alive in self.error's
+                # traceback, and a live view would pin the caller's buffer.
+                with memoryview(data) as view, view.cast("B") as flat:
+                    sent = self._send(flat)
                 if sent < 0:  # the stream closed on a write error
                     future0: Future[None] = self._loop.create_future()
                     future0.set_exception(StreamClosedError(real_error=self.error))
@@ -429,15 +505,15 @@ class BaseIOStream:
             except BlockingIOError:
                 return 0
             except Exception as e:
-                if not _is_connreset(e):
+                if not self._is_connreset(e):
                     gen_log.warning("Write error on %s: %s", self._fileno_int(), e)
                 self.close(exc_info=e)
                 return -1
 
     def _handle_write(self) -> None:
         while self._write_pos < len(self._write_buffer) and not self._closed:
-            with memoryview(self._write_buffer) as whole:
-                n = self._send(whole[self._write_pos:])
+            with memoryview(self._write_buffer) as whole, whole[self._write_pos:] as rest:
+                n = self._send(rest)
             if n < 0:
                 return
             if not n:
@@ -467,45 +543,63 @@ class BaseIOStream:
         :arg exc_info: an exception (or ``True`` for the one being handled)
             to keep in `error` as the reason for closing.
         """
-        if self._closed:
-            return
-        if exc_info:
-            if isinstance(exc_info, tuple):
-                exc_info = exc_info[1]
-            elif not isinstance(exc_info, BaseException):
-                exc_info = sys.exc_info()[1]
-            if isinstance(exc_info, BaseException):
-                self.error = exc_info
-        self._closed = True
-        self._unregister()
-        try:
-            self.close_fd()
-        except OSError:
-            pass
+        if not self._closed:
+            if exc_info:
+                if isinstance(exc_info, tuple):
+                    exc_info = exc_info[1]
+                elif not isinstance(exc_info, BaseException):
+                    exc_info = sys.exc_info()[1]
+                if isinstance(exc_info, BaseException):
+                    self.error = exc_info
+            self._closed = True
+            self._unregister()
+            self._resolve_read_on_close()
+            try:
+                self.close_fd()
+            except OSError:
+                pass
+        # As in Tornado, this runs on every call: a read left pending by an
+        # inline read that raised is failed by the next close().
         self._signal_closed()
 
-    def _signal_closed(self) -> None:
-        if self._read_future is not None:
-            if self._read_kind == _R_CLOSE and not isinstance(self.error, StreamBufferFullError):
+    def _resolve_read_on_close(self) -> None:
+        """Complete the pending read if what is buffered satisfies it.
+
+        `read_until_close` returns the buffer when the stream closes cleanly
+        or by a connection reset; after any other error it fails (in
+        `_signal_closed`), so a body cut short is never passed off as whole.
+        """
+        if self._read_future is None:
+            return
+        if self._read_kind == _R_CLOSE:
+            if self.error is None or self._is_connreset(self.error):
                 self._finish_read(len(self._read_buffer))
-            else:
-                try:
-                    pos = self._find_read_pos()
-                except UnsatisfiableReadError:
-                    pos = None
-                if pos is not None:
-                    self._finish_read(pos)
-                else:
-                    self._fail_read(StreamClosedError(real_error=self.error))
-        futures = [f for _, f in self._write_futures]
+            return
+        try:
+            pos = self._find_read_pos()
+        except UnsatisfiableReadError:
+            return
+        if pos is not None:
+            self._finish_read(pos)
+
+    def _signal_closed(self) -> None:
+        futures = []
+        if self._read_future is not None:
+            futures.append(self._read_future)
+            self._read_future = None
+            self._release_into()
+            self._read_arg = None
+        futures += [f for _, f in self._write_futures]
         self._write_futures.clear()
         if self._connect_future is not None:
             futures.append(self._connect_future)
             self._connect_future = None
         for future in futures:
             future_set_exception_unless_cancelled(future, StreamClosedError(real_error=self.error))
+            # Mark the exception retrieved, as Tornado does, so a future
+            # nobody awaits is not logged as "never retrieved".
             if not future.cancelled():
-                future.exception()  # mark as retrieved, as Tornado does
+                future.exception()
         self._write_buffer = bytearray()
         self._write_pos = 0
         if self._close_callback is not None:
@@ -584,9 +678,12 @@ class BaseIOStream:
             else:
                 # Idle: watch for the peer closing (bounded by max_buffer_size).
                 self._read_chunk()
-        except Exception:
-            gen_log.error("Uncaught exception in stream read handler", exc_info=True)
-            self.close(exc_info=True)
+        except UnsatisfiableReadError as e:
+            self._fail_unsatisfiable(e)
+        except Exception as e:
+            # Tornado's wording (its _handle_read); logged once, then closed.
+            gen_log.warning("error on read: %s", e)
+            self.close(exc_info=e)
         self._update_io_state()
 
     def _on_writable(self) -> None:
@@ -596,7 +693,7 @@ class BaseIOStream:
             else:
                 self._handle_write()
         except Exception:
-            gen_log.error("Uncaught exception in stream write handler", exc_info=True)
+            gen_log.error("Uncaught exception, closing connection.", exc_info=True)
             self.close(exc_info=True)
         self._update_io_state()
 
@@ -664,7 +761,7 @@ class IOStream(BaseIOStream):
             pass
         except OSError as e:
             if e.errno not in _ERRNO_INPROGRESS:
-                gen_log.warning("Connect error on fd %s: %s", self._fileno_int(), e)
+                # Not logged (as Tornado): the future carries the error.
                 self.close(exc_info=e)
                 return future
         self._update_io_state()
@@ -781,9 +878,22 @@ class SSLIOStream(IOStream):
         except ssl.SSLWantWriteError:
             self._handshake_reading, self._handshake_writing = False, True
             return
-        except (ssl.SSLError, ssl.CertificateError, OSError) as e:
-            if not _is_connreset(e) and not isinstance(e, ssl.SSLEOFError):
-                gen_log.warning("SSL error on %s: %s", self._fileno_int(), e)
+        except ssl.SSLError as e:
+            # As Tornado: EOF and close_notify during the handshake close
+            # quietly; other TLS failures are logged with the peer.
+            if e.args[0] not in (ssl.SSL_ERROR_EOF, ssl.SSL_ERROR_ZERO_RETURN):
+                try:
+                    peer = self.socket.getpeername()
+                except Exception:
+                    peer = "(not connected)"
+                gen_log.warning("SSL Error on %s %s: %s", self._fileno_int(), peer, e)
+            self.close(exc_info=e)
+            return
+        except OSError as e:
+            # Port scans can make the handshake fail with EBADF or ENOTCONN
+            # (or errno 0); like resets, those close quietly (as Tornado).
+            if not (self._is_connreset(e) or e.args[0] in (0, errno.EBADF, errno.ENOTCONN)):
+                gen_log.warning("SSL Error on %s: %s", self._fileno_int(), e)
             self.close(exc_info=e)
             return
         self._handshaking = False
@@ -910,10 +1020,13 @@ class SSLIOStream(IOStream):
             return None
         except ssl.SSLWantWriteError:
             return None
-        except ssl.SSLEOFError:
-            return 0  # the peer closed without close_notify: treat as EOF
         except BlockingIOError:
             return None
+
+    def _is_connreset(self, exc: BaseException) -> bool:
+        # As Tornado: a TLS peer that goes away without close_notify (an
+        # SSL EOF) is a reset, closed quietly, not an error to log.
+        return isinstance(exc, ssl.SSLEOFError) or super()._is_connreset(exc)
 
     def write_to_fd(self, data: memoryview) -> int:
         try:
