@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import os
 import ssl
+import time
 import urllib.parse
 import warnings
 from collections import deque
@@ -14,7 +16,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from embedtornado import escape, httputil
+from embedtornado._httpdefs import HTTPInputError
+from embedtornado._responseparse import ResponseParser
 from embedtornado.websocket._protocol import (
+    _MAX_REFUSAL_BODY,
     _MAX_RESPONSE_HEAD,
     WebSocketClosedError,
     WebSocketError,
@@ -31,7 +36,11 @@ if TYPE_CHECKING:
 
 
 class _HandshakeProtocol(asyncio.Protocol):
-    """Sends the client's upgrade request and reads the response head."""
+    """Sends the client's upgrade request and reads the response head.
+
+    A response other than ``101`` is read to its end (body included, as
+    Tornado's HTTP client does) and then reported to the connection.
+    """
 
     def __init__(self, conn: WebSocketClientConnection, request_bytes: bytes) -> None:
         self._conn = conn
@@ -39,6 +48,10 @@ class _HandshakeProtocol(asyncio.Protocol):
         self._buf = bytearray()
         self.transport: Any = None
         self._done = False
+        # Reads a refusal (a non-101 response); None until one arrives.
+        self._refusal: ResponseParser | None = None
+        self._refusal_head: tuple[Any, Any] | None = None
+        self._refusal_body: list[bytes] = []
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         self.transport = transport
@@ -46,6 +59,9 @@ class _HandshakeProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._done:
+            return
+        if self._refusal is not None:
+            self._read_refusal(data, eof=False)
             return
         self._buf += data
         end = self._buf.find(b"\r\n\r\n")
@@ -56,15 +72,48 @@ class _HandshakeProtocol(asyncio.Protocol):
         self._done = True
         head = bytes(self._buf[:end]).decode("latin-1")
         leftover = bytes(self._buf[end + 4:])
+        if self._conn._on_response_head(self.transport, head, leftover):
+            self._buf = bytearray()
+            return
+        self._done = False
+        self._refusal = ResponseParser(max_header_size=_MAX_RESPONSE_HEAD,
+                                       max_body_size=_MAX_REFUSAL_BODY)
+        raw = bytes(self._buf)
         self._buf = bytearray()
-        self._conn._on_response_head(self.transport, head, leftover)
+        self._read_refusal(raw, eof=False)
+
+    def _read_refusal(self, data: bytes, eof: bool) -> None:
+        parser = self._refusal
+        assert parser is not None
+        try:
+            events = parser.feed_eof() if eof else parser.feed(data)
+        except HTTPInputError as e:
+            self._finish_error(WebSocketError("bad handshake response: %s" % e))
+            return
+        for event in events:
+            if event[0] == "head":
+                self._refusal_head = (event[1], event[2])
+            elif event[0] == "data":
+                self._refusal_body.append(event[1])
+        if parser.done and not self._done:
+            self._done = True
+            self.transport.abort()
+            assert self._refusal_head is not None
+            start_line, headers = self._refusal_head
+            self._conn._on_refused(start_line.code, start_line.reason, headers,
+                                   b"".join(self._refusal_body))
 
     def eof_received(self) -> bool:
         if not self._done:
-            self._finish_error(WebSocketError("connection closed during the handshake"))
+            if self._refusal is not None:
+                self._read_refusal(b"", eof=True)  # a body that runs to the close
+            else:
+                self._finish_error(WebSocketError("connection closed during the handshake"))
         return False
 
     def connection_lost(self, exc: BaseException | None) -> None:
+        if not self._done and self._refusal is not None and exc is None:
+            self._read_refusal(b"", eof=True)
         if not self._done:
             self._done = True
             self._conn._on_handshake_error(
@@ -92,7 +141,16 @@ class WebSocketClientConnection:
                  subprotocols: list[str] | None = None, resolver: Resolver | None = None,
                  connect_timeout: float | None = None,
                  ssl_options: ssl.SSLContext | dict[str, Any] | None = None) -> None:
-        self._loop = asyncio.get_running_loop()
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            # Built before the loop runs (Tornado allows this: the IOLoop is
+            # current, the connection starts once it runs).
+            from embedtornado.ioloop import IOLoop
+
+            self._loop = IOLoop.current().asyncio_loop
+        self._start_time = time.time()
+        self._start_monotonic = time.monotonic()
         self.connect_future: asyncio.Future[WebSocketClientConnection] = \
             self._loop.create_future()
         self.key = base64.b64encode(os.urandom(16))
@@ -159,7 +217,7 @@ class WebSocketClientConnection:
         if ssl_options is None:
             ssl_options = getattr(request, "ssl_options", None)
         self._ssl_options = ssl_options
-        self._task = asyncio.ensure_future(self._connect())
+        self._task = self._loop.create_task(self._connect())
 
     def __del__(self) -> None:
         if self.protocol is not None and not self.protocol._connection_lost:
@@ -224,10 +282,8 @@ class WebSocketClientConnection:
             self.connect_future.set_exception(exc)
         self._closed = True
 
-    def _on_response_head(self, transport: Any, head: str, leftover: bytes) -> None:
-        if self._timeout_handle is not None:
-            self._timeout_handle.cancel()
-            self._timeout_handle = None
+    def _on_response_head(self, transport: Any, head: str, leftover: bytes) -> bool:
+        """Take over after a 101; False for any other status (not handled yet)."""
         try:
             first, _, rest = head.partition("\r\n")
             start_line = httputil.parse_response_start_line(first)
@@ -235,12 +291,10 @@ class WebSocketClientConnection:
         except (httputil.HTTPInputError, ValueError) as e:
             transport.abort()
             self._on_handshake_error(WebSocketError("bad handshake response: %s" % e))
-            return
+            return True
         self.headers = headers
         if start_line.code != 101:
-            transport.abort()
-            self._on_handshake_error(_http_error(start_line.code, start_line.reason))
-            return
+            return False  # the handshake protocol reads the rest, then _on_refused
         protocol = self.get_websocket_protocol()
         try:
             protocol._process_server_headers(self.key, headers)
@@ -248,7 +302,10 @@ class WebSocketClientConnection:
             transport.abort()
             self._on_handshake_error(e if isinstance(e, WebSocketError)
                                      else WebSocketError(str(e)))
-            return
+            return True
+        if self._timeout_handle is not None:
+            self._timeout_handle.cancel()
+            self._timeout_handle = None
         self.protocol = protocol
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
@@ -258,6 +315,15 @@ class WebSocketClientConnection:
             self.connect_future.set_result(self)
         if leftover:
             protocol.data_received(leftover)
+        return True
+
+    def _on_refused(self, code: int, reason: str, headers: httputil.HTTPHeaders,
+                    body: bytes) -> None:
+        """A complete non-101 response arrived: fail as Tornado's client does."""
+        self.headers = headers
+        self._on_handshake_error(_refusal_error(self.request, code, reason, headers, body,
+                                                self._start_time,
+                                                time.monotonic() - self._start_monotonic))
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Close the connection (``code`` and ``reason`` as in `WebSocketHandler.close`)."""
@@ -369,13 +435,29 @@ class WebSocketClientConnection:
         app_log.error("Uncaught exception %s", value, exc_info=(typ, value, tb))
 
 
-def _http_error(code: int, reason: str) -> Exception:
-    """The error for a non-101 handshake answer (httpclient.HTTPClientError when present)."""
+def _refusal_error(request: Any, code: int, reason: str, headers: httputil.HTTPHeaders,
+                   body: bytes, start_time: float, request_time: float) -> Exception:
+    """The error for a non-101 answer to the handshake, as in Tornado 6.6.1.
+
+    A 2xx answer is ``WebSocketError("Non-websocket response")``; any other
+    is `.HTTPClientError` with the code and an `.HTTPResponse` holding the
+    headers and body (``WebSocketError("HTTP <code>: <reason>")`` when
+    ``embedtornado.httpclient`` is not installed).
+    """
+    if 200 <= code < 300:
+        return WebSocketError("Non-websocket response")
     try:
-        from embedtornado.httpclient import HTTPClientError  # type: ignore[attr-defined]
+        from embedtornado.httpclient import HTTPResponse
     except ImportError:
         return WebSocketError("HTTP %d: %s" % (code, reason))
-    return HTTPClientError(code, reason)  # type: ignore[no-any-return]
+    # Tornado's client sends the handshake as an http(s) request.
+    scheme, sep, rest = request.url.partition(":")
+    effective_url = {"ws": "http", "wss": "https"}.get(scheme, scheme) + sep + rest
+    response = HTTPResponse(request, code, headers=headers, buffer=io.BytesIO(body),
+                            effective_url=effective_url, reason=reason,
+                            request_time=request_time, start_time=start_time)
+    assert response.error is not None
+    return response.error  # type: ignore[return-value]
 
 
 class _URLRequest:
@@ -428,5 +510,7 @@ def websocket_connect(
     if callback is not None:
         warnings.warn("The callback argument to websocket_connect is deprecated. "
                       "Use the returned Future instead.", DeprecationWarning, stacklevel=2)
-        conn.connect_future.add_done_callback(callback)
+        from embedtornado.ioloop import IOLoop
+
+        IOLoop.current().add_future(conn.connect_future, callback)
     return conn.connect_future

@@ -38,6 +38,15 @@ _WRITE_HIGH_WATER = 64 * 1024
 _CLOSE_TIMEOUT = 5.0
 #: Largest response head the client accepts in the handshake.
 _MAX_RESPONSE_HEAD = 64 * 1024
+#: Largest body of a non-101 handshake answer the client reads (to hand it
+#: to the `.HTTPClientError` it raises); a longer one is a `WebSocketError`.
+_MAX_REFUSAL_BODY = 1024 * 1024
+#: Frames handled back to back before giving the loop a turn, counted as in
+#: Tornado 6.6.1: each frame costs ``_FRAME_YIELD_COST`` plus its wire size,
+#: and the loop gets a turn whenever ``_YIELD_THRESHOLD`` is reached, so a
+#: flood of small frames that arrived at once cannot starve other work.
+_YIELD_THRESHOLD = 256 * 1024
+_FRAME_YIELD_COST = 1024
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -322,6 +331,11 @@ class WebSocketProtocol13(WebSocketProtocol, asyncio.Protocol):
         self._pong_timer: Any = None
         self._received_pong = False
         self._last_ping = 0.0
+        # The pong being written while the transport is above its mark, and
+        # the newest ping received meanwhile (the only one then answered).
+        self._pong_future: asyncio.Future | None = None
+        self._pending_pong: bytes | None = None
+        self._work = 0  # see _YIELD_THRESHOLD
         self._on_close_sent = False
         self._message_bytes_in = 0
         self._message_bytes_out = 0
@@ -507,10 +521,21 @@ class WebSocketProtocol13(WebSocketProtocol, asyncio.Protocol):
             self._process()
 
     def _process(self) -> None:
-        """Parse and deliver frames until input runs out or a callback is busy."""
+        """Parse and deliver frames until input runs out or a callback is busy.
+
+        After every ``_YIELD_THRESHOLD`` of work the rest waits for the next
+        loop iteration (as `_busy`, so order and read pausing are kept).
+        """
         try:
             while not self._busy and not self.client_terminated:
+                start = self._pos
                 if not self._next_frame():
+                    break
+                self._work += _FRAME_YIELD_COST + self._pos - start
+                if self._work >= _YIELD_THRESHOLD:
+                    self._work = 0
+                    self._busy = True
+                    self._loop.call_soon(self._resume_after_yield)
                     break
         except _ProtocolFailure as e:
             self._fail(e.code, e.reason)
@@ -719,6 +744,11 @@ class WebSocketProtocol13(WebSocketProtocol, asyncio.Protocol):
         if not self.client_terminated and not self._connection_lost:
             self._process()
 
+    def _resume_after_yield(self) -> None:
+        self._busy = False
+        if not self.client_terminated and not self._connection_lost:
+            self._process()
+
     def _on_control(self, opcode: int, data: bytes) -> None:
         if opcode == _OP_CLOSE:
             if len(data) == 1:
@@ -843,12 +873,38 @@ class WebSocketProtocol13(WebSocketProtocol, asyncio.Protocol):
         self._write_frame(True, _OP_PING, data)
 
     def _send_pong(self, data: bytes) -> None:
+        # As Tornado 6.6.1 does (RFC 6455 5.5.3 allows it): while a pong is
+        # still waiting for the transport, remember only the newest ping and
+        # answer it once that pong is out, so a peer that pings faster than it
+        # reads cannot pile pongs up in our output.
+        pending = self._pong_future
+        if pending is not None and not pending.done():
+            self._pending_pong = data
+            return
+        self._pending_pong = None
         if self.server_terminated:
             return
         try:
-            self._write_frame(True, _OP_PONG, data)
+            f = self._write_frame(True, _OP_PONG, data)
         except WebSocketClosedError:
             self._abort()
+            return
+        if f.done():
+            self._pong_future = None
+        else:
+            self._pong_future = f
+            f.add_done_callback(self._on_pong_sent)
+
+    def _on_pong_sent(self, future: asyncio.Future) -> None:
+        if self._pong_future is future:
+            self._pong_future = None
+        if future.cancelled() or future.exception() is not None:
+            self._pending_pong = None  # the connection is gone
+            return
+        data = self._pending_pong
+        if data is not None:
+            self._pending_pong = None
+            self._send_pong(data)
 
     # --- closing ------------------------------------------------------------------------
 
