@@ -598,3 +598,46 @@ def test_ssl_handshake_failure_logged_as_tornado(ios, caplog):
         run(go)
     messages = [r.getMessage() for r in caplog.records]
     assert messages and all(m.startswith("SSL Error on ") for m in messages), messages
+
+
+def test_idle_ssl_stream_reads_ahead_so_close_loses_nothing(ios):
+    """Once watched, an idle stream listens for reads (Tornado's idle READ state).
+
+    Here that consumes the TLS 1.3 session tickets the server sends after the
+    handshake; left unread in the client's socket, they would turn its
+    close() into a reset that loses the data still on its way to the server.
+    """
+    server_ctx, client_ctx = _tls_contexts()
+
+    async def go():
+        a, b = tcp_pair()
+        ws = ios.SSLIOStream(client_ctx.wrap_socket(
+            a, server_hostname="localhost", do_handshake_on_connect=False))
+        rs = ios.SSLIOStream(server_ctx.wrap_socket(
+            b, server_side=True, do_handshake_on_connect=False))
+        await asyncio.gather(ws.wait_for_handshake(), rs.wait_for_handshake())
+        rf = asyncio.ensure_future(rs.read_until(b"done"))
+        await asyncio.sleep(0.05)
+        await ws.write(b"x" * 2048)
+        ws.write(b"done")
+        ws.close()
+        assert await rf == b"x" * 2048 + b"done"
+        rs.close()
+    run(go)
+
+
+def test_idle_stream_reads_one_chunk_ahead(ios):
+    async def go():
+        c, s = pair(ios, read_chunk_size=1024)
+        c.write(b"x")
+        assert await s.read_bytes(1) == b"x"
+        s.write(b"y")  # s has now been watched; it is idle again
+        await c.write(b"z" * 4096)
+        await asyncio.sleep(0.05)
+        c.close()
+        await asyncio.sleep(0.05)
+        # The idle stream read one chunk and stopped: it has not seen the close.
+        assert not s.closed()
+        assert await s.read_until_close() == b"z" * 4096
+        s.close()
+    run(go)

@@ -156,6 +156,10 @@ class BaseIOStream:
         self._reader_on = False
         self._writer_on = False
         self._fd_registered: int | None = None
+        # Set once the fd has been watched (a read or write that had to wait,
+        # a connect, a handshake, a close callback): from then on an idle
+        # stream watches for reads, as Tornado's does.
+        self._watched = False
 
     # -- what subclasses provide ------------------------------------------
 
@@ -638,8 +642,15 @@ class BaseIOStream:
         if self._connecting:
             return False, True
         want_write = self.writing()
+        # As Tornado: an idle stream (nothing to write, nothing buffered)
+        # watches for reads once its fd has been watched at all, or when a
+        # close callback wants to hear of the peer closing. It then reads
+        # at most one chunk ahead, and consumes what the TLS layer sends
+        # unasked (TLS 1.3 session tickets); left unread, those would make
+        # close() reset the connection and lose data still in flight.
         want_read = self._read_future is not None or (
-            self._close_callback is not None and not self._read_buffer and not want_write)
+            not want_write and not self._read_buffer
+            and (self._watched or self._close_callback is not None))
         return want_read, want_write
 
     def _update_io_state(self) -> None:
@@ -650,6 +661,7 @@ class BaseIOStream:
             return
         fd = self._fileno_int()
         self._fd_registered = fd
+        self._watched = True
         if want_read and not self._reader_on:
             self._loop.add_reader(fd, self._on_readable)
         elif not want_read and self._reader_on:
