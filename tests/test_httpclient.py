@@ -301,7 +301,8 @@ def test_redirect_post_method_rules(client_impl):
     async def go():
         async with ServerCtx() as s:
             client, _ = new_client(client_impl)
-            for code, method in [(302, "GET"), (303, "GET"), (307, "POST"), (308, "POST")]:
+            for code, method in [(301, "GET"), (302, "GET"), (303, "GET"), (307, "POST"),
+                                 (308, "POST")]:
                 r = await client.fetch(s.url(f"/redirect/{code}"), method="POST", body="b")
                 assert json.loads(r.body)["method"] == method, code
             client.close()
@@ -868,3 +869,309 @@ def test_request_and_response_objects():
     assert str(err) == "HTTP 599: Timeout" and repr(err) == "HTTP 599: Timeout"
     t = HTTPTimeoutError("Timeout while connecting")
     assert t.code == 599 and str(t) == "Timeout while connecting"
+
+
+
+# -- behaviour found by running Tornado 6.6.1's own client tests ------------------------
+
+
+def redirecting_to(target):
+    """A raw server answering every request with a 302 to *target* (a callable -> URL)."""
+    async def handler(reader, writer):
+        await read_head(reader)
+        writer.write(b"HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n"
+                     b"Connection: close\r\n\r\n" % target().encode())
+        await writer.drain()
+    return handler
+
+
+def head_echo(seen):
+    """A raw server that records each request head in *seen* and answers 200."""
+    async def handler(reader, writer):
+        while True:
+            head = await read_head(reader)
+            if not head:
+                return
+            seen.append(head)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+    return handler
+
+
+def header_lines(head):
+    lines = head.decode("latin1").split("\r\n")[1:]
+    return {k.lower(): v for k, _, v in (line.partition(": ") for line in lines if line)}
+
+
+@pytest.mark.parametrize("kwargs, creds", [
+    ({"headers": {"Cookie": "secret=1"}}, ""),
+    ({"headers": {"Authorization": "Bearer secret"}}, ""),
+    ({"auth_username": "me", "auth_password": "secret"}, ""),
+    ({}, "me:secret@"),
+])
+def test_cross_origin_redirect_drops_cookie_and_authorization(client_impl, kwargs, creds):
+    # Another port on the same host is another origin: Cookie and
+    # Authorization (however set) are not sent there; other headers are.
+    async def go():
+        seen = []
+        async with RawServer(head_echo(seen)) as target:
+            async with RawServer(redirecting_to(lambda: target.url("/landed"))) as start:
+                client, _ = new_client(client_impl)
+                url = start.url("/go").replace("http://", "http://" + creds)
+                r = await client.fetch(url, headers={**kwargs.pop("headers", {}),
+                                                     "X-Other": "kept"}, **kwargs)
+                assert r.code == 200 and r.effective_url == target.url("/landed")
+                client.close()
+        sent = header_lines(seen[0])
+        assert "cookie" not in sent and "authorization" not in sent
+        assert sent["x-other"] == "kept"
+    run(go)
+
+
+@pytest.mark.parametrize("header", ["Cookie", "Authorization"])
+def test_same_origin_redirect_keeps_cookie_and_authorization(client_impl, header):
+    async def go():
+        seen = []
+
+        async def handler(reader, writer):
+            head = await read_head(reader)
+            if head.startswith(b"GET /go "):
+                writer.write(b"HTTP/1.1 302 Found\r\nLocation: /landed\r\n"
+                             b"Content-Length: 0\r\n\r\n")
+            else:
+                seen.append(head)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+            await head_echo(seen)(reader, writer)
+
+        async with RawServer(handler) as srv:
+            client, _ = new_client(client_impl)
+            r = await client.fetch(srv.url("/go"), headers={header: "secret"})
+            assert r.code == 200
+            client.close()
+        assert header_lines(seen[0])[header.lower()] == "secret"
+    run(go)
+
+
+def test_redirect_method_rules_for_other_methods(client_impl):
+    # 301/302 turn only POST into GET; 303 turns everything but HEAD into GET.
+    async def go():
+        seen = []
+
+        async def handler(reader, writer):
+            while True:
+                head = await read_head(reader)
+                if not head:
+                    return
+                first = head.split(b"\r\n", 1)[0].decode()
+                method, target, _ = first.split(" ")
+                if target.startswith("/r/"):
+                    body = int(header_lines(head).get("content-length", "0"))
+                    if body:
+                        await reader.readexactly(body)
+                    writer.write(b"HTTP/1.1 %s X\r\nLocation: /done\r\nContent-Length: 0\r\n\r\n"
+                                 % target[3:].encode())
+                else:
+                    seen.append(method)
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+
+        async with RawServer(handler) as srv:
+            client, _ = new_client(client_impl)
+            cases = [(301, "PUT", "PUT"), (302, "PUT", "PUT"), (303, "PUT", "GET"),
+                     (303, "HEAD", "HEAD"), (301, "HEAD", "HEAD"), (307, "PUT", "PUT")]
+            for code, method, expected in cases:
+                body = b"x" if method == "PUT" else None
+                await client.fetch(srv.url(f"/r/{code}"), method=method, body=body)
+                assert seen[-1] == expected, (code, method)
+            client.close()
+    run(go)
+
+
+@pytest.mark.parametrize("bad", ["foo\rbar:", "foo\nbar:", "foo\r\nbar:"])
+@pytest.mark.parametrize("position", ["value", "name"])
+def test_header_with_cr_or_lf_is_a_value_error(client_impl, bad, position):
+    async def go():
+        async with ServerCtx() as s:
+            client, _ = new_client(client_impl)
+            headers = {"foo": bad} if position == "value" else {bad: "foo"}
+            with pytest.raises(ValueError) as info:
+                await client.fetch(s.url("/hello"), headers=headers, raise_error=False)
+            assert type(info.value) is ValueError
+            assert str(info.value).startswith("Illegal characters (CR or LF) in header: b'")
+            client.close()
+    run(go)
+
+
+@pytest.mark.parametrize("container", ["dict", "HTTPHeaders"])
+@pytest.mark.parametrize("value", ["MyUserAgent", b"MyUserAgent"])
+def test_header_types(client_impl, container, value):
+    async def go():
+        async with ServerCtx() as s:
+            client, mod = new_client(client_impl)
+            headers = {} if container == "dict" else impl_module(client_impl,
+                                                                   "httputil").HTTPHeaders()
+            headers["User-Agent"] = value
+            r = await client.fetch(s.url("/echo"), headers=headers)
+            assert json.loads(r.body)["headers"]["User-Agent"] == "MyUserAgent"
+            client.close()
+    run(go)
+
+
+def test_request_keeps_the_headers_object_given(client_impl):
+    mod = impl_module(client_impl, "httpclient")
+    given = {"foo": "bar"}
+    request = mod.HTTPRequest("http://example.com/", headers=given)
+    assert request.headers is given and request.headers == {"foo": "bar"}
+    request.headers = {"bar": "baz"}
+    assert request.headers == {"bar": "baz"}
+    request.headers = None
+    assert isinstance(request.headers, impl_module(client_impl, "httputil").HTTPHeaders)
+
+
+def _failing_header_callback(line):
+    raise ValueError("error in header_callback")
+
+
+def _failing_streaming_callback(chunk):
+    raise ValueError("error in streaming_callback")
+
+
+async def _cancelled_streaming_callback(chunk):
+    fut = asyncio.get_running_loop().create_future()
+    fut.cancel()
+    await fut
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"header_callback": _failing_header_callback},
+    {"streaming_callback": _failing_streaming_callback},
+    {"streaming_callback": _cancelled_streaming_callback},
+], ids=["header_callback", "streaming_callback", "cancelled_coroutine"])
+def test_callback_error_is_logged_and_fails_the_fetch(client_impl, kwargs, caplog):
+    # Logged once ("Uncaught exception", with its traceback) on the
+    # application log; the fetch fails with HTTPStreamClosedError.
+    async def go():
+        async with ServerCtx() as s:
+            client, _ = new_client(client_impl)
+            closed = impl_module(client_impl, "simple_httpclient").HTTPStreamClosedError
+            with pytest.raises(closed) as info:
+                await client.fetch(s.url("/hello"), **kwargs)
+            assert (info.value.code, str(info.value)) == (599, "Connection closed")
+            # The client still works.
+            r = await client.fetch(s.url("/hello"))
+            assert r.body == b"Hello, world"
+            client.close()
+    with caplog.at_level("ERROR"):
+        run(go)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [(r.name, r.getMessage()) for r in errors] == [
+        (f"{client_impl}.application", "Uncaught exception")]
+    assert errors[0].exc_info is not None
+
+
+def test_streamed_gzip_body_is_decoded_a_bit_at_a_time(client_impl):
+    # A small gzip response that inflates to 32 MiB, taken through a
+    # streaming_callback: the whole body arrives, but never much of it at once.
+    import tracemalloc
+    import zlib
+
+    size = 32 << 20
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = b"\0" * (1 << 20)
+    bomb = b"".join([compressor.compress(block) for _ in range(size >> 20)]
+                    + [compressor.flush()])
+
+    async def handler(reader, writer):
+        await read_head(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+                     % len(bomb) + bomb)
+        await writer.drain()
+
+    async def go():
+        received = 0
+        largest = 0
+
+        def on_chunk(chunk):
+            nonlocal received, largest
+            received += len(chunk)
+            largest = max(largest, len(chunk))
+
+        async with RawServer(handler) as srv:
+            client, _ = new_client(client_impl)
+            tracemalloc.start()
+            try:
+                r = await client.fetch(srv.url(), streaming_callback=on_chunk)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            assert r.code == 200 and r.body == b""
+            assert received == size and largest <= 1 << 20
+            assert peak < 8 << 20
+            client.close()
+    run(go, timeout=60)
+
+
+def test_timeout_messages_name_the_phase(client_impl):
+    class Hanging:
+        async def resolve(self, host, port, family=socket.AF_UNSPEC):
+            await asyncio.sleep(3600)
+
+        def close(self):
+            pass
+
+    async def go():
+        client, mod = new_client(client_impl, resolver=Hanging())
+        timeout_error = impl_module(client_impl, "simple_httpclient").HTTPTimeoutError
+        with pytest.raises(timeout_error) as info:
+            await client.fetch("http://example.invalid/", connect_timeout=0.2)
+        assert (info.value.code, str(info.value)) == (
+            599, "Timeout while resolving example.invalid")
+        # request_timeout shorter than connect_timeout bounds the connect the same way.
+        with pytest.raises(timeout_error) as info:
+            await client.fetch("http://example.invalid/", request_timeout=0.2)
+        assert str(info.value) == "Timeout while resolving example.invalid"
+        client.close()
+    run(go)
+
+
+def test_timeout_while_connecting_lists_addresses(client_impl):
+    # A listener whose backlog is full: the SYN is dropped and connect hangs.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.1", port))
+
+    async def go():
+        client, _ = new_client(client_impl)
+        timeout_error = impl_module(client_impl, "simple_httpclient").HTTPTimeoutError
+        with pytest.raises(timeout_error) as info:
+            await client.fetch(f"http://127.0.0.1:{port}/", connect_timeout=0.3)
+        assert str(info.value) == f"Timeout while connecting to 127.0.0.1:{port}"
+        client.close()
+    try:
+        run(go)
+    finally:
+        filler.close()
+        listener.close()
+
+
+def test_timeout_during_tls_handshake(client_impl):
+    async def silent(reader, writer):
+        await asyncio.sleep(5)
+
+    async def go():
+        async with RawServer(silent) as srv:
+            client, _ = new_client(client_impl)
+            timeout_error = impl_module(client_impl, "simple_httpclient").HTTPTimeoutError
+            with pytest.raises(timeout_error) as info:
+                await client.fetch(f"https://127.0.0.1:{srv.port}/", connect_timeout=0.3,
+                                   validate_cert=False)
+            assert str(info.value) == f"Timeout during TLS handshake with 127.0.0.1:{srv.port}"
+            # After connecting, request_timeout's message.
+            with pytest.raises(timeout_error) as info:
+                await client.fetch(srv.url(), request_timeout=0.3)
+            assert str(info.value) == "Timeout during request"
+            client.close()
+    run(go)

@@ -367,17 +367,17 @@ class HTTPRequest:
 
     @property
     def headers(self) -> httputil.HTTPHeaders:
-        """The request headers, always an `.HTTPHeaders`."""
+        """The request headers: the object given (a `dict` stays a `dict`, as
+        in Tornado), or a new `.HTTPHeaders` for ``None``. `AsyncHTTPClient.fetch`
+        sends a copy made into an `.HTTPHeaders`."""
         return self._headers  # type: ignore[return-value]
 
     @headers.setter
     def headers(self, value: dict[str, str] | httputil.HTTPHeaders | None) -> None:
         if value is None:
             self._headers = httputil.HTTPHeaders()
-        elif isinstance(value, httputil.HTTPHeaders):
-            self._headers = value
         else:
-            self._headers = httputil.HTTPHeaders(value)
+            self._headers = value
 
     @property
     def body(self) -> bytes:

@@ -36,6 +36,7 @@ import socket
 import ssl
 import time
 import urllib.parse
+from collections.abc import Iterable, Iterator
 from io import BytesIO
 from typing import Any, Callable, cast
 
@@ -50,7 +51,7 @@ from embedtornado.httpclient import (
     _RequestProxy,
 )
 from embedtornado.iostream import IOStream, StreamClosedError
-from embedtornado.log import gen_log
+from embedtornado.log import app_log, gen_log
 from embedtornado.netutil import OverrideResolver, Resolver, _client_ssl_defaults
 from embedtornado.tcpclient import TCPClient
 from embedtornado.util import TimeoutError
@@ -64,6 +65,11 @@ _IDLE_TIMEOUT = 60.0
 _READ_CHUNK = 65536
 _DEFAULT_MAX_HEADER_SIZE = 65536
 _CTL = re.compile(r"[\x00-\x1f\x7f]")
+_CR_OR_LF = re.compile(rb"[\r\n]")
+# While a gzip body is decoded, the bytes read are fed to the parser in
+# slices this small, so that one read cannot inflate (at most ~1032:1)
+# into more than about a megabyte at once.
+_GZIP_FEED_SLICE = 1024
 
 
 class HTTPTimeoutError(HTTPClientError):
@@ -266,11 +272,10 @@ class _HTTPConnection:
         self.start_time = time.time()
         self.start_monotonic = time.monotonic()
         self.stream: IOStream | None = None
-        self.phase = "while connecting"
 
     async def run(self) -> None:
         try:
-            response = await self._run_with_timeouts()
+            response = await self._run()
         except asyncio.CancelledError:
             self._close_stream()
             self._release()
@@ -306,16 +311,18 @@ class _HTTPConnection:
             self.stream.close()
             self.stream = None
 
-    async def _run_with_timeouts(self) -> HTTPResponse:
+    def _remaining(self) -> float | None:
+        """Seconds left of ``request_timeout`` (counted from the start; None if unset).
+
+        Timeouts are applied by phase, as in Tornado: `_connect` gives the
+        TCP client min(connect_timeout, what is left of request_timeout), so
+        its message names the phase (resolving, connecting, TLS handshake);
+        the exchange then gets the rest ("Timeout during request").
+        """
         request_timeout = self.request.request_timeout
         if not request_timeout:
-            return await self._run()
-        try:
-            return await asyncio.wait_for(self._run(), request_timeout)
-        except asyncio.TimeoutError:
-            if self.phase == "while connecting":
-                raise HTTPTimeoutError("Timeout while connecting") from None
-            raise HTTPTimeoutError("Timeout during request") from None
+            return None
+        return max(self.start_monotonic + request_timeout - time.monotonic(), 0.0)
 
     async def _run(self) -> HTTPResponse:
         request = self.request
@@ -388,17 +395,21 @@ class _HTTPConnection:
         req_path = (parsed.path or "/") + (("?" + parsed.query) if parsed.query else "")
         if _CTL.search(req_path) or " " in req_path:
             raise ValueError(f"invalid characters in request target {req_path!r}")
-        lines = [f"{method} {req_path} HTTP/1.1"]
+        lines = [f"{method} {req_path} HTTP/1.1".encode("latin1")]
         for k, v in request.headers.get_all():
             # Tornado writes a bytes name or value decoded as UTF-8 (native_str).
-            if type(k) is bytes:
+            if isinstance(k, bytes):
                 k = k.decode("utf-8")
-            if type(v) is bytes:
+            if isinstance(v, bytes):
                 v = v.decode("utf-8")
+            line = f"{k}: {v}".encode("latin1")
+            if _CR_OR_LF.search(line):
+                # Tornado's check and wording (a ValueError, not HTTPInputError).
+                raise ValueError(f"Illegal characters (CR or LF) in header: {line!r}")
             if _CTL.search(k) or _CTL.sub("", v.replace("\t", "")) != v.replace("\t", ""):
                 raise ValueError(f"invalid header {k!r}")
-            lines.append(f"{k}: {v}")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin1")
+            lines.append(line)
+        head = b"\r\n".join(lines) + b"\r\n\r\n"
 
         ssl_options = self._get_ssl_options(scheme)
         pool_key = (scheme, host, port, self._ssl_key(scheme), request.network_interface)
@@ -407,34 +418,49 @@ class _HTTPConnection:
             stream = self.client._take_idle(pool_key) if attempt_reuse else None
             reused = stream is not None
             if stream is None:
-                self.phase = "while connecting"
                 stream = await self._connect(host, port, ssl_options, request)
             self.stream = stream
-            self.phase = "during request"
             stream.set_nodelay(True)
             try:
-                return await self._exchange(stream, head, chunked_body, pool_key)
+                remaining = self._remaining()
+                exchange = self._exchange(stream, head, chunked_body, pool_key)
+                if remaining is None:
+                    result = await exchange
+                else:
+                    try:
+                        result = await asyncio.wait_for(exchange, remaining)
+                    except asyncio.TimeoutError:
+                        raise HTTPTimeoutError("Timeout during request") from None
             except _RetryableClose:
                 self._close_stream()
                 if reused and method in _IDEMPOTENT and request.body_producer is None:
                     attempt_reuse = False
                     continue
                 raise HTTPStreamClosedError("Stream closed") from None
+            if isinstance(result, HTTPResponse):
+                return result
+            # A redirect to follow: outside this exchange's timeout, which the
+            # next request (sharing this one's start) applies again.
+            return await self._follow_redirect(*result)
 
     async def _connect(self, host: str, port: int, ssl_options: Any,
                        request: HTTPRequest) -> IOStream:
         af = socket.AF_UNSPEC
         if request.allow_ipv6 is False:
             af = socket.AF_INET
-        connect_timeout = request.connect_timeout
+        timeout = request.connect_timeout or None
+        remaining = self._remaining()
+        if remaining is not None:
+            timeout = remaining if timeout is None else min(timeout, remaining)
         try:
             return await self.client.tcp_client.connect(
                 host, port, af=af, ssl_options=ssl_options,
                 max_buffer_size=self.client.max_buffer_size,
                 source_ip=request.network_interface,
-                timeout=connect_timeout or None)
-        except TimeoutError:
-            raise HTTPTimeoutError("Timeout while connecting") from None
+                timeout=timeout)
+        except TimeoutError as e:
+            # The TCP client's message names the phase (as in Tornado).
+            raise HTTPTimeoutError(str(e) or "Timeout while connecting") from None
 
     def _ssl_key(self, scheme: str) -> tuple[Any, ...]:
         r = self.request
@@ -481,7 +507,12 @@ class _HTTPConnection:
                 await stream.write(b"0\r\n\r\n")
 
     async def _exchange(self, stream: IOStream, head: bytes, chunked: bool,
-                        pool_key: tuple[Any, ...]) -> HTTPResponse:
+                        pool_key: tuple[Any, ...]
+                        ) -> HTTPResponse | tuple[int, httputil.HTTPHeaders]:
+        """Send the request and read the response.
+
+        Returns the response, or ``(code, headers)`` of a redirect to follow.
+        """
         request = self.request
         received_any = False
         try:
@@ -504,6 +535,9 @@ class _HTTPConnection:
         chunks: list[bytes] = []
         follow = False
         done = False
+        # Until the head says otherwise, a gzip body may follow it.
+        slice_size = _GZIP_FEED_SLICE if request.decompress_response else 0
+        events: Iterable[tuple[Any, ...]]
         while not done:
             try:
                 data = await stream.read_bytes(_READ_CHUNK, partial=True)
@@ -522,7 +556,7 @@ class _HTTPConnection:
                         "Stream closed" if code is None else "Connection closed") from None
             else:
                 received_any = True
-                events = parser.feed(data)
+                events = self._feed(parser, data, slice_size)
             for event in events:
                 kind = event[0]
                 if kind == "head":
@@ -534,20 +568,24 @@ class _HTTPConnection:
                             body_sent = True
                         continue
                     code, reason, headers = start_line.code, start_line.reason, hdrs
+                    if "X-Consumed-Content-Encoding" not in headers:
+                        slice_size = 0
                     follow = self._should_follow_redirect(code, headers)
                     if request.header_callback is not None and not follow:
-                        request.header_callback(
-                            f"{start_line.version} {start_line.code} {start_line.reason}\r\n")
-                        for k, v in headers.get_all():
-                            request.header_callback(f"{k}: {v}\r\n")
-                        request.header_callback("\r\n")
+                        try:
+                            request.header_callback(
+                                f"{start_line.version} {start_line.code} "
+                                f"{start_line.reason}\r\n")
+                            for k, v in headers.get_all():
+                                request.header_callback(f"{k}: {v}\r\n")
+                            request.header_callback("\r\n")
+                        except Exception:
+                            self._callback_failed()
                 elif kind == "data":
                     if follow:
                         continue
                     if request.streaming_callback is not None:
-                        result = request.streaming_callback(event[1])
-                        if result is not None and inspect.isawaitable(result):
-                            await result
+                        await self._stream_chunk(request.streaming_callback, event[1])
                     else:
                         chunks.append(event[1])
                 else:  # done
@@ -561,13 +599,59 @@ class _HTTPConnection:
         else:
             self._close_stream()
         if follow:
-            return await self._follow_redirect(code, headers)
+            return code, headers
         buffer = BytesIO(b"".join(chunks))
         return HTTPResponse(
             self.request, code, reason=reason, headers=headers, buffer=buffer,
             effective_url=request.url,
             request_time=time.monotonic() - self.start_monotonic,
             start_time=self.start_time)
+
+    @staticmethod
+    def _feed(parser: ResponseParser, data: bytes,
+              slice_size: int) -> Iterator[tuple[Any, ...]]:
+        """The parser's events for *data*, produced lazily.
+
+        With *slice_size*, *data* goes to the parser in slices of that size,
+        each slice's events being consumed before the next is decoded: a
+        gzip body is then never inflated by more than a slice at a time.
+        """
+        if not slice_size or len(data) <= slice_size:
+            yield from parser.feed(data)
+            return
+        view = memoryview(data)
+        for i in range(0, len(data), slice_size):
+            yield from parser.feed(bytes(view[i:i + slice_size]))
+
+    def _callback_failed(self) -> None:
+        """A header or streaming callback raised: log it and fail the fetch.
+
+        As in Tornado: the error is logged once on the application log with
+        its traceback, the connection is closed and the fetch fails with
+        `HTTPStreamClosedError` ("Connection closed").
+        """
+        app_log.error("Uncaught exception", exc_info=True)
+        raise HTTPStreamClosedError("Connection closed") from None
+
+    async def _stream_chunk(self, callback: Callable[[bytes], Any], chunk: bytes) -> None:
+        try:
+            result = callback(chunk)
+        except Exception:
+            self._callback_failed()
+        if result is None or not inspect.isawaitable(result):
+            return
+        # Shielded, to tell the callback's own cancellation (an error of the
+        # callback, logged as in Tornado) from this fetch being cancelled.
+        fut = asyncio.ensure_future(result)
+        try:
+            await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            if not fut.done():  # this fetch was cancelled, not the callback
+                fut.cancel()
+                raise
+            self._callback_failed()
+        except Exception:
+            self._callback_failed()
 
     def _should_follow_redirect(self, code: int, headers: httputil.HTTPHeaders) -> bool:
         request = self.request
@@ -585,8 +669,11 @@ class _HTTPConnection:
         assert original.max_redirects is not None
         new_request.max_redirects = original.max_redirects - 1
         del new_request.headers["Host"]
+        # Tornado's rule (RFC 9110 15.4 and libcurl's practice): a 303 turns
+        # any method but HEAD into GET; a 301 or 302 turns POST into GET;
+        # 307 and 308 keep the method and the body.
         if (code == 303 and original.method != "HEAD") or (
-                code == 302 and original.method == "POST"):
+                code in (301, 302) and original.method == "POST"):
             new_request.method = "GET"
             new_request.body = None  # type: ignore[assignment]
             new_request.body_producer = None
@@ -596,14 +683,23 @@ class _HTTPConnection:
                     del new_request.headers[h]
                 except KeyError:
                     pass
-        if urllib.parse.urlsplit(new_request.url).netloc != urllib.parse.urlsplit(
-                original.url).netloc:
-            # Credentials are for the original host only.
-            try:
-                del new_request.headers["Authorization"]
-            except KeyError:
-                pass
+        # Another origin than the first request's (scheme or netloc differ,
+        # as in Tornado): credentials and cookies stay behind, as libcurl
+        # and Tornado do. That is the Authorization and Cookie headers,
+        # auth_username/auth_password and any user:password in the new URL.
+        first = getattr(original.request, "original_request", original.request)
+        old_url = urllib.parse.urlsplit(_unicode(first.url))
+        new_url = urllib.parse.urlsplit(new_request.url)
+        if (old_url.scheme, old_url.netloc) != (new_url.scheme, new_url.netloc):
+            for h in ("Authorization", "Cookie"):
+                try:
+                    del new_request.headers[h]
+                except KeyError:
+                    pass
             new_request.auth_username = new_request.auth_password = None
+            if "@" in new_url.netloc:
+                new_request.url = urllib.parse.urlunsplit(
+                    new_url._replace(netloc=new_url.netloc.rpartition("@")[2]))
         new_request.original_request = getattr(  # type: ignore[attr-defined]
             original.request, "original_request", original.request)
         # The redirect counts against the same request_timeout: it runs

@@ -14,6 +14,11 @@ light form of "Happy Eyeballs" (:rfc:`6555`): the addresses of the first
 family (often IPv6) are tried one after another; if none has connected
 within 0.3 s, the addresses of the other family are tried in parallel, and
 the first connection to succeed wins (the others are closed).
+
+A ``timeout`` covers the whole connect; its `.TimeoutError` says which phase
+ran out, with Tornado 6.6's wording: ``Timeout while resolving <host>``,
+``Timeout while connecting to <addresses still being tried>`` or
+``Timeout during TLS handshake with <address>``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import asyncio
 import datetime
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +38,16 @@ from embedtornado.util import TimeoutError
 __all__ = ["TCPClient"]
 
 _INITIAL_CONNECT_TIMEOUT = 0.3
+
+
+def _format_addr(addr: Any) -> str:
+    """``host:port`` for a socket address, IPv6 hosts in brackets (for messages)."""
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host, port = addr[0], addr[1]
+        if isinstance(host, str) and ":" in host:
+            return f"[{host}]:{port}"
+        return f"{host}:{port}"
+    return str(addr)
 
 
 def _split(addrinfo: list[tuple[int, Any]]) -> tuple[list[tuple[int, Any]], list[tuple[int, Any]]]:
@@ -53,8 +69,11 @@ class _Connector:
         self.remaining = len(addrinfo)
         self.last_error: BaseException | None = None
         self.streams: set[IOStream] = set()
+        # The address each attempt still in flight is connecting to.
+        self.pending: dict[IOStream, Any] = {}
         self.future: asyncio.Future[tuple[int, Any, IOStream]] | None = None
         self.timer: asyncio.TimerHandle | None = None
+        self.last_timeout_message = "Timeout while connecting"
 
     async def start(self, timeout: float = _INITIAL_CONNECT_TIMEOUT) -> tuple[int, Any, IOStream]:
         loop = asyncio.get_running_loop()
@@ -89,8 +108,10 @@ class _Connector:
             self._failed(e, addrs)
             return
         self.streams.add(stream)
+        self.pending[stream] = addr
 
         def done(f: asyncio.Future[Any]) -> None:
+            self.pending.pop(stream, None)
             if f.cancelled() or f.exception() is not None:
                 exc = f.exception() if not f.cancelled() else StreamClosedError()
                 self.streams.discard(stream)
@@ -117,13 +138,22 @@ class _Connector:
             return
         self._try(addrs)
 
+    def timeout_message(self) -> str:
+        """What a connect timeout says: the addresses still being tried."""
+        if self.pending:
+            addrs = ", ".join(sorted(_format_addr(a) for a in self.pending.values()))
+            return f"Timeout while connecting to {addrs}"
+        return "Timeout while connecting"
+
     def _cleanup(self) -> None:
+        self.last_timeout_message = self.timeout_message()
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
         for stream in self.streams:
             stream.close()
         self.streams.clear()
+        self.pending.clear()
 
 
 class TCPClient:
@@ -169,36 +199,45 @@ class TCPClient:
         """
         if isinstance(timeout, datetime.timedelta):
             timeout = timeout.total_seconds()
-        coro = self._connect(host, port, af, ssl_options, max_buffer_size, source_ip,
-                             source_port)
-        if timeout is None:
-            return await coro
-        try:
-            return await asyncio.wait_for(coro, timeout)
-        except asyncio.TimeoutError:
-            raise TimeoutError("Timeout") from None
+        deadline = None if timeout is None else time.monotonic() + timeout
 
-    async def _connect(
-        self,
-        host: str,
-        port: int,
-        af: socket.AddressFamily,
-        ssl_options: dict[str, Any] | ssl.SSLContext | None,
-        max_buffer_size: int | None,
-        source_ip: str | None,
-        source_port: int | None,
-    ) -> IOStream:
-        addrinfo = await self.resolver.resolve(host, port, af)
+        def remaining() -> float:
+            assert deadline is not None
+            return max(deadline - time.monotonic(), 0.0)
+
+        resolving = self.resolver.resolve(host, port, af)
+        if deadline is None:
+            addrinfo = await resolving
+        else:
+            try:
+                addrinfo = await asyncio.wait_for(resolving, remaining())
+            except asyncio.TimeoutError:
+                raise TimeoutError(f"Timeout while resolving {host}") from None
 
         def create(af: int, addr: Any) -> tuple[IOStream, asyncio.Future[Any]]:
             return self._create_stream(max_buffer_size, af, addr, source_ip, source_port)
 
         connector = _Connector(list(addrinfo), create)
-        _af, _addr, stream = await connector.start()
-        if ssl_options is not None:
+        if deadline is None:
+            _af, addr, stream = await connector.start()
+        else:
             try:
-                stream = await stream.start_tls(False, ssl_options=ssl_options,
-                                                server_hostname=host)
+                _af, addr, stream = await asyncio.wait_for(connector.start(), remaining())
+            except asyncio.TimeoutError:
+                # The connector's cleanup has run; what it was still trying
+                # is kept for the message.
+                raise TimeoutError(connector.last_timeout_message) from None
+        if ssl_options is not None:
+            handshake = stream.start_tls(False, ssl_options=ssl_options, server_hostname=host)
+            try:
+                if deadline is None:
+                    stream = await handshake
+                else:
+                    stream = await asyncio.wait_for(handshake, remaining())
+            except asyncio.TimeoutError:
+                stream.close()
+                raise TimeoutError(
+                    f"Timeout during TLS handshake with {_format_addr(addr)}") from None
             except BaseException:
                 stream.close()
                 raise
