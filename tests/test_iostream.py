@@ -641,3 +641,66 @@ def test_idle_stream_reads_one_chunk_ahead(ios):
         assert await s.read_until_close() == b"z" * 4096
         s.close()
     run(go)
+
+
+def test_read_until_delimiter_straddling_chunks(ios):
+    async def go():
+        c, s = pair(ios, read_chunk_size=4)
+        fut = s.read_until(b"<END>")
+        for piece in (b"abc<E", b"N", b"D", b">tail<END>"):
+            await c.write(piece)
+            await asyncio.sleep(0.01)
+        assert await fut == b"abc<END>"
+        assert await s.read_until(b"<END>") == b"tail<END>"
+        c.close()
+        s.close()
+    run(go)
+
+
+class _CountingPattern:
+    """Wraps a compiled regex and counts its searches."""
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.searches = 0
+
+    def search(self, *args):
+        self.searches += 1
+        return self.pattern.search(*args)
+
+
+def test_read_until_regex_does_not_search_after_every_tls_record(ios):
+    """A TLS stream gets one small record per recv; like Tornado, the regex is
+    searched when the buffer has doubled (and when the socket runs dry), not
+    after every record, so a large read is not quadratic."""
+    import re
+
+    server_ctx, client_ctx = _tls_contexts()
+    records = 512
+    counters = []
+    real_compile = re.compile
+
+    def compile_(pattern, *args):
+        if pattern == rb"\r\n":
+            counters.append(_CountingPattern(real_compile(pattern, *args)))
+            return counters[-1]
+        return real_compile(pattern, *args)
+
+    async def go():
+        a, b = tcp_pair()
+        ws = ios.SSLIOStream(client_ctx.wrap_socket(
+            a, server_hostname="localhost", do_handshake_on_connect=False))
+        rs = ios.SSLIOStream(server_ctx.wrap_socket(
+            b, server_side=True, do_handshake_on_connect=False))
+        await asyncio.gather(ws.wait_for_handshake(), rs.wait_for_handshake())
+        for _ in range(records):
+            ws.write(b"A" * 1024)  # one TLS record each
+        ws.write(b"\r\n")
+        with mock.patch("re.compile", compile_):
+            fut = rs.read_until_regex(rb"\r\n")
+        assert len(await fut) == records * 1024 + 2
+        ws.close()
+        rs.close()
+    run(go)
+    assert len(counters) == 1
+    assert counters[0].searches < records // 4, counters[0].searches

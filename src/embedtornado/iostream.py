@@ -144,6 +144,7 @@ class BaseIOStream:
         self._read_partial = False
         self._read_max_bytes: int | None = None
         self._into_filled = 0  # bytes a pending read_into has received so far
+        self._scan_from = 0  # a pending read_until's delimiter is not before this
         self._write_buffer = bytearray()
         self._write_pos = 0
         self._total_written = 0  # bytes handed to write() so far
@@ -285,6 +286,7 @@ class BaseIOStream:
         self._read_arg = arg
         self._read_partial = False
         self._read_max_bytes = None
+        self._scan_from = 0
         return self._read_future
 
     def _inline_read(self, future: Future[Any]) -> None:
@@ -322,16 +324,39 @@ class BaseIOStream:
     def _read_from_fd_until_satisfied(self) -> None:
         """Read while a read is pending and unsatisfied and the fd has data.
 
+        As in Tornado, reading stops at the read's target size (its byte
+        count, or ``max_bytes``), and the costlier search for a delimiter or
+        regex runs after the first chunk and then each time the buffer has
+        doubled, plus once when the fd runs dry: a TLS stream hands over one
+        small record per call, and searching after each one would make a
+        large `read_until_regex` quadratic.
+
         Raises what `_read_chunk` raises, and `UnsatisfiableReadError`.
         """
+        kind = self._read_kind
+        if kind == _R_BYTES:
+            target: int | None = self._read_arg
+        elif kind == _R_INTO:
+            target = len(self._read_arg)
+        else:
+            target = self._read_max_bytes
+        next_find = 0
         while self._read_future is not None and not self._closed:
-            n = self._read_chunk()
-            if not n:
-                return
+            if not self._read_chunk():
+                break
+            size = self._into_filled if kind == _R_INTO else len(self._read_buffer)
+            if target is not None and size >= target:
+                break
+            if size >= next_find:
+                pos = self._find_read_pos()
+                if pos is not None:
+                    self._finish_read(pos)
+                    return
+                next_find = size * 2
+        if self._read_future is not None and not self._closed:
             pos = self._find_read_pos()
             if pos is not None:
                 self._finish_read(pos)
-                return
 
     def _read_chunk(self) -> int:
         """Read once from the fd; return the count, 0 when nothing came (or closed).
@@ -402,11 +427,13 @@ class BaseIOStream:
             return None
         if kind == _R_UNTIL:
             delim = self._read_arg
-            loc = buf.find(delim)
+            # Resume where the last search of this read left off.
+            loc = buf.find(delim, self._scan_from)
             if loc != -1:
                 end = loc + len(delim)
                 self._check_max_bytes(end)
                 return end
+            self._scan_from = max(0, len(buf) - len(delim) + 1)
             self._check_max_bytes(len(buf))
             return None
         if kind == _R_REGEX:
