@@ -491,7 +491,7 @@ class _HTTPConnection:
     async def _write_body(self, stream: IOStream, chunked: bool) -> None:
         request = self.request
         if request.body is not None:
-            await stream.write(request.body)
+            await _uncancelled(stream.write(request.body))
         elif request.body_producer is not None:
             def write(data: bytes) -> Any:
                 if chunked:
@@ -504,7 +504,7 @@ class _HTTPConnection:
             if result is not None and inspect.isawaitable(result):
                 await result
             if chunked:
-                await stream.write(b"0\r\n\r\n")
+                await _uncancelled(stream.write(b"0\r\n\r\n"))
 
     async def _exchange(self, stream: IOStream, head: bytes, chunked: bool,
                         pool_key: tuple[Any, ...]
@@ -516,7 +516,7 @@ class _HTTPConnection:
         request = self.request
         received_any = False
         try:
-            await stream.write(head)
+            await _uncancelled(stream.write(head))
         except StreamClosedError:
             raise _RetryableClose() from None
         body_sent = False
@@ -540,7 +540,7 @@ class _HTTPConnection:
         events: Iterable[tuple[Any, ...]]
         while not done:
             try:
-                data = await stream.read_bytes(_READ_CHUNK, partial=True)
+                data = await _uncancelled(stream.read_bytes(_READ_CHUNK, partial=True))
             except StreamClosedError as e:
                 if not received_any and e.real_error is None or (
                         not received_any and isinstance(e.real_error, ConnectionResetError)):
@@ -719,6 +719,17 @@ class _HTTPConnection:
 
 class _RetryableClose(Exception):
     """The connection closed before any byte of the response arrived."""
+
+
+def _uncancelled(future: asyncio.Future[Any]) -> asyncio.Future[Any]:
+    """*future* (a stream's read or write) shielded from our own cancellation.
+
+    A timeout or `close` cancels the request's task; the stream's future is
+    then left to fail with `.StreamClosedError` when the stream is closed,
+    as Tornado's client leaves it, rather than being cancelled under the
+    stream (which logs "Exception after Future was cancelled" on close).
+    """
+    return asyncio.shield(future)
 
 
 def _unicode(value: str | bytes) -> str:
