@@ -1181,3 +1181,17 @@ def test_timeout_during_tls_handshake(client_impl):
             assert str(info.value) == "Timeout during request"
             client.close()
     run(go)
+
+
+def test_network_interface_must_be_an_ip_address(client_impl):
+    async def go():
+        async with ServerCtx() as s:
+            client, _ = new_client(client_impl)
+            r = await client.fetch(s.url("/hello"), network_interface="127.0.0.1")
+            assert r.code == 200
+            with pytest.raises(ValueError) as info:
+                await client.fetch(s.url("/hello"), network_interface="not-interface-or-ip")
+            assert str(info.value) == ("Unrecognized IPv4 or IPv6 address for "
+                                       "network_interface, got 'not-interface-or-ip'")
+            client.close()
+    run(go)

@@ -52,7 +52,12 @@ from embedtornado.httpclient import (
 )
 from embedtornado.iostream import IOStream, StreamClosedError
 from embedtornado.log import app_log, gen_log
-from embedtornado.netutil import OverrideResolver, Resolver, _client_ssl_defaults
+from embedtornado.netutil import (
+    OverrideResolver,
+    Resolver,
+    _client_ssl_defaults,
+    is_valid_ip,
+)
 from embedtornado.tcpclient import TCPClient
 from embedtornado.util import TimeoutError
 
@@ -448,6 +453,11 @@ class _HTTPConnection:
         af = socket.AF_UNSPEC
         if request.allow_ipv6 is False:
             af = socket.AF_INET
+        source_ip = request.network_interface or None
+        if source_ip is not None and not is_valid_ip(source_ip):
+            # Tornado's check and wording (an interface name is not accepted).
+            raise ValueError("Unrecognized IPv4 or IPv6 address for network_interface, "
+                             f"got {source_ip!r}")
         timeout = request.connect_timeout or None
         remaining = self._remaining()
         if remaining is not None:
@@ -456,7 +466,7 @@ class _HTTPConnection:
             return await self.client.tcp_client.connect(
                 host, port, af=af, ssl_options=ssl_options,
                 max_buffer_size=self.client.max_buffer_size,
-                source_ip=request.network_interface,
+                source_ip=source_ip,
                 timeout=timeout)
         except TimeoutError as e:
             # The TCP client's message names the phase (as in Tornado).
