@@ -33,9 +33,7 @@ Every buffer a peer can fill is bounded: reads fail with
 .. note:: embedtornado differs from Tornado 6.6.1: the HTTP server does not
    run on ``IOStream`` but on an asyncio protocol fed straight from the
    event loop; streams serve `TCPServer.handle_stream` subclasses, the HTTP
-   client, `TCPClient` and `process.Subprocess`. `read_into` copies from the
-   stream's buffer into the caller's buffer instead of receiving into it
-   directly.
+   client, `TCPClient` and `process.Subprocess`.
 """
 
 from __future__ import annotations
