@@ -14,7 +14,7 @@ import tornado.httputil
 import tornado.web
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from webtools import Dual, LogCapture, dual_harness, events, record, req
+from webtools import Dual, LogCapture, dual_harness, events, record, req, translations_in_both
 
 import embedtornado.web
 from embedtornado import httputil
@@ -463,29 +463,15 @@ def test_render_embeds_match_tornado():
     "es-ES", "pt-BR, *;q=0.5", "", "de;q=-1, fr", " fr_fr ;q=1.0",
 ])
 def test_browser_locale_matches_tornado(tmp_path, accept):
-    import tornado.locale
-
-    import embedtornado.locale
-
     (tmp_path / "fr_FR.csv").write_text('"apple","pomme"\n')
     (tmp_path / "de.csv").write_text('"apple","Apfel"\n')
-    modules = (embedtornado.locale, tornado.locale)
-    saved = [(m._translations, m._supported_locales, m._use_gettext, m.Locale._cache)
-             for m in modules]
-    try:
-        for m in modules:
-            m.Locale._cache = {}
-            m.load_translations(str(tmp_path))
+    with translations_in_both(str(tmp_path)):
         headers = {} if accept is None else {"Accept-Language": accept}
         ours, theirs = both(headers=headers)
         assert ours.locale.code == theirs.locale.code
         assert ours.locale.translate("apple") == theirs.locale.translate("apple")
         assert ours.get_browser_locale("de").code == theirs.get_browser_locale("de").code
         assert ours.get_template_namespace()["_"]("apple") == ours.locale.translate("apple")
-    finally:
-        for m, (translations, supported, use_gettext, cache) in zip(modules, saved):
-            m._translations, m._supported_locales = translations, supported
-            m._use_gettext, m.Locale._cache = use_gettext, cache
 
 
 def test_locale_property_prefers_the_user_locale_and_can_be_set():

@@ -17,7 +17,7 @@ import types
 import pytest
 import tornado.template
 import tornado.web
-from webtools import Dual, DualHarness, LogCapture, req
+from webtools import Dual, DualHarness, LogCapture, req, translations_in_both
 
 import embedtornado.web
 from embedtornado import template
@@ -212,25 +212,11 @@ def page(path: str) -> bytes:
 
 
 def test_namespace_translates_with_the_browser_locale(dual, tmp_path):
-    import tornado.locale
-
-    import embedtornado.locale
-
     (tmp_path / "fr.csv").write_text('"apple","pomme"\n"apples","pommes","plural"\n'
                                      '"apple","pomme","singular"\n')
-    modules = (embedtornado.locale, tornado.locale)
-    saved = [(m._translations, m._supported_locales, m._use_gettext, m.Locale._cache)
-             for m in modules]
-    try:
-        for m in modules:
-            m.Locale._cache = {}
-            m.load_translations(str(tmp_path))
+    with translations_in_both(str(tmp_path)):
         r = dual.same(req("GET", "/page/namespace.html", {"Accept-Language": "fr-CA, en;q=0.5"}))
         assert "locale=fr tr=pomme/pommes/pomme" in r.body.decode()
-    finally:
-        for m, (translations, supported, use_gettext, cache) in zip(modules, saved):
-            m._translations, m._supported_locales = translations, supported
-            m._use_gettext, m.Locale._cache = use_gettext, cache
 
 
 def test_layout_three_levels_with_include(dual):

@@ -18,6 +18,7 @@ aside, and in order) and body are equal, and returns both responses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from typing import Any, Callable
@@ -221,3 +222,25 @@ def events() -> tuple[list, list]:
     theirs = list(EVENTS.get("tornado.web", []))
     EVENTS.clear()
     return ours, theirs
+
+
+@contextlib.contextmanager
+def translations_in_both(directory: str):
+    """Load the CSV translations in ``directory`` into our locale module and
+    Tornado's; put back what both had on exit."""
+    import tornado.locale
+
+    import embedtornado.locale
+
+    modules = (embedtornado.locale, tornado.locale)
+    saved = [(m._translations, m._supported_locales, m._use_gettext, m.Locale._cache)
+             for m in modules]
+    try:
+        for m in modules:
+            m.Locale._cache = {}
+            m.load_translations(directory)
+        yield
+    finally:
+        for m, (loaded, supported, use_gettext, cache) in zip(modules, saved):
+            m._translations, m._supported_locales = loaded, supported
+            m._use_gettext, m.Locale._cache = use_gettext, cache
