@@ -13,7 +13,7 @@ import pytest
 import embedtornado
 
 #: Tornado 6.6.1 names that are not (yet) modules here, so not in ``__all__``.
-ABSENT = {"auth", "curl_httpclient"}
+ABSENT = {"curl_httpclient"}
 #: Modules we list although Tornado's ``__all__`` does not.
 EXTRA = {"websocket", "wsgi"}
 

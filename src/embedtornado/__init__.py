@@ -36,10 +36,11 @@ version_info = tuple(int(p) for p in __version__.split(".")) + (0,)
 tornado_version = TORNADO_API_VERSION
 
 #: The submodules that carry Tornado's names, as in ``tornado.__all__``.
-#: Tornado's ``auth`` and ``curl_httpclient`` are left out because this
-#: package has no such module; ``websocket`` and ``wsgi`` are added
+#: Tornado's ``curl_httpclient`` is left out because this package has no
+#: such module; ``websocket`` and ``wsgi`` are added
 #: (Tornado's list omits them, though both modules exist there).
 __all__ = [
+    "auth",
     "autoreload",
     "concurrent",
     "escape",

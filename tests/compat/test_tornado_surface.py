@@ -19,6 +19,7 @@ MODULES = ["autoreload", "concurrent", "escape", "gen", "http1connection", "http
 MODULES += ["httpclient", "simple_httpclient", "tcpclient", "testing"]  # async HTTP client issue
 MODULES += ["websocket"]
 MODULES += ["wsgi", "platform.asyncio"]
+MODULES += ["auth"]
 
 PENDING = {
 }
