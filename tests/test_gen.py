@@ -17,6 +17,7 @@ import contextvars
 import datetime
 import gc
 import logging
+import sys
 import threading
 
 import pytest
@@ -999,3 +1000,69 @@ def test_unretrieved_failure_is_reported_without_waiting_for_gc(framework):
         assert run_ours(main) == ["at once", "first step"]
     finally:
         gc.enable()
+
+
+# --- no reference cycles; debug creation site ------------------------------------
+
+
+def test_failed_coroutine_frees_its_locals_without_the_cycle_collector():
+    # A coroutine whose first yield is already done runs its next step inside
+    # the Runner; when that step raises, the traceback reaches the frames of
+    # the call. Nothing may keep the failed generator's locals alive after it.
+    import weakref
+
+    def scenario(g):
+        refs = []
+
+        class Local:
+            pass
+
+        @g.coroutine
+        def inner():
+            local = Local()
+            refs.append(weakref.ref(local))
+            yield g.coroutine(lambda: None)()
+            raise ValueError("boom")
+
+        @g.coroutine
+        def outer():
+            try:
+                yield inner()
+            except ValueError:
+                pass
+            return refs
+
+        return outer()
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for framework in ("ours", "tornado"):
+            refs = run_one(framework, scenario)
+            assert refs[0]() is None, framework
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@pytest.mark.parametrize("framework", ["ours", "tornado"])
+def test_debug_mode_future_is_created_at_the_coroutine_call(framework):
+    g, loop_class, _ = FRAMEWORKS[framework]
+    loop = loop_class(make_current=False)
+    try:
+        async def check():
+            asyncio.get_running_loop().set_debug(True)
+
+            def f():
+                yield g.moment
+
+            future = g.coroutine(f)()
+            line = sys._getframe().f_lineno - 1
+            text = repr(future)
+            await future
+            return text, line
+
+        text, line = loop.run_sync(check)
+    finally:
+        loop.close()
+    assert f"created at {__file__}:{line}" in text

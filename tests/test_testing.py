@@ -203,6 +203,32 @@ def test_gen_test_timeout(testing):
     assert f + e == 1 and "timed out after 0.1 seconds" in msgs[0]
 
 
+@pytest.mark.parametrize("style", ["generator", "native"])
+def test_gen_test_timeout_is_raised_where_the_test_waits(testing, style):
+    # A generator test gets the error thrown in where it waits, as in Tornado:
+    # the traceback goes through the test function and its cleanup runs.
+    gen_module = "tornado.gen" if testing.__name__.startswith("tornado") else "embedtornado.gen"
+    waiting = ("yield gen.sleep(5)" if style == "generator" else "await asyncio.sleep(5)")
+    define = "def" if style == "generator" else "async def"
+    f, e, msgs = outcome(testing, f"""
+        import {gen_module} as gen
+        CLEANUP = []
+
+        class Case(testing.AsyncTestCase):
+            @testing.gen_test(timeout=0.1)
+            {define} test_it(self):
+                try:
+                    {waiting}
+                finally:
+                    CLEANUP.append(True)
+    """)
+    assert f + e == 1 and "timed out after 0.1 seconds" in msgs[0]
+    if style == "generator":
+        assert ", in test_it\n" in msgs[0]
+    # (a native coroutine is cancelled when the time is up, which runs it too)
+    assert LAST_NS["CLEANUP"] == [True]
+
+
 def test_gen_test_exception_propagates(testing):
     f, e, msgs = outcome(testing, """
         class Case(testing.AsyncTestCase):

@@ -51,6 +51,7 @@ import concurrent.futures
 import contextvars
 import datetime
 import functools
+import os
 import sys
 import types
 from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
@@ -147,6 +148,9 @@ def _returned_value(stop: BaseException) -> Any:
     return value
 
 
+_ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
+
+
 def _create_future() -> Future[Any]:
     """A new `.Future` on the running loop, else on this thread's loop.
 
@@ -158,7 +162,15 @@ def _create_future() -> Future[Any]:
     except RuntimeError:
         thread_loop = _thread_event_loop()
         loop = thread_loop if thread_loop is not None else IOLoop.current().asyncio_loop
-    return loop.create_future()
+    future = loop.create_future()
+    # In asyncio debug mode a future records where it was created; as in
+    # Tornado, that place is the caller of the coroutine, not this module.
+    # (asyncio's own create_future is a frame too, on its selector loop).
+    source_traceback = getattr(future, "_source_traceback", None)
+    while source_traceback and (source_traceback[-1][0] == __file__
+                                or source_traceback[-1][0].startswith(_ASYNCIO_DIR)):
+        del source_traceback[-1]
+    return future
 
 
 class _NullFuture:
@@ -265,6 +277,9 @@ def coroutine(func: Callable[..., Any]) -> Callable[..., Future[Any]]:
             # The future keeps the runner alive (and so the generator and
             # whatever it waits for) for as long as someone holds the future.
             future.add_done_callback(functools.partial(_keep_alive, runner))
+        # The generator's first step can fail inside Runner (when what it
+        # yielded was already done); its traceback then reaches this frame.
+        result = first = runner = None
         try:
             return future
         finally:
@@ -314,6 +329,11 @@ class Runner:
         self.finished = False
         self.io_loop = IOLoop.current()
         if self.ctx_run(self.handle_yield, first_yielded):
+            # A failure in run() keeps its traceback, whose frames reach this
+            # one: drop the references to the result future first, or the
+            # future and the failed generator's locals would wait for the
+            # cycle collector.
+            gen = result_future = first_yielded = None  # type: ignore[assignment]
             self.ctx_run(self.run)
 
     def run(self) -> None:

@@ -410,14 +410,22 @@ def gen_test(func: Callable[..., Any] | None = None,
             try:
                 self.io_loop.run_sync(start, timeout=timeout)
             except TimeoutError as e:
-                # Say where the test was stuck, if we can.
+                # Say where the test was stuck, if we can, and (as Tornado
+                # does) throw the error into the test where it waits, so the
+                # traceback shows that line and the test's own cleanup runs.
                 gen_obj = self._test_generator
                 frame = getattr(gen_obj, "cr_frame", None) or getattr(gen_obj, "gi_frame", None)
-                if frame is not None:
-                    raise TimeoutError(
-                        f"{e} (test was waiting at {frame.f_code.co_filename}:"
-                        f"{frame.f_lineno})") from None
-                raise
+                if frame is None:
+                    raise
+                error = TimeoutError(f"{e} (test was waiting at {frame.f_code.co_filename}:"
+                                     f"{frame.f_lineno})")
+                if not (getattr(gen_obj, "cr_running", False)
+                        or getattr(gen_obj, "gi_running", False)):
+                    try:
+                        gen_obj.throw(error)  # type: ignore[union-attr]
+                    except StopIteration:
+                        pass  # the test caught the error and returned
+                raise error from None
             finally:
                 self._test_generator = None
 
