@@ -74,3 +74,17 @@ def test_reads_any_byte_buffer(wsmask):
     assert wsmask.websocket_mask(mask, memoryview(data)) == expected
     strided = memoryview(bytes(range(40)))[::2]
     assert wsmask.websocket_mask(mask, strided) == reference(mask, strided.tobytes())
+
+
+def test_tornados_private_python_mask_name_is_the_twin():
+    # Tornado's own tests import util._websocket_mask_python to compare with
+    # the compiled mask; ours is the pure-Python twin.
+    import tornado.util
+
+    from embedtornado import util
+    from embedtornado._pure import wsmask
+
+    assert util._websocket_mask_python is wsmask.websocket_mask
+    for mask, data in [(b"abcd", b""), (b"abcd", b"hello"), (b"\xff\x00\x80\x01", bytes(range(256)))]:
+        assert util._websocket_mask_python(mask, data) == \
+            tornado.util._websocket_mask_python(mask, data)

@@ -482,4 +482,11 @@ def __getattr__(name: str) -> Any:
     if name == "_websocket_mask":
         fn = globals()["_websocket_mask"] = _load_websocket_mask()
         return fn
+    if name == "_websocket_mask_python":
+        # Tornado's name for the pure-Python mask (its tests compare the two);
+        # here it is the twin of the compiled wsmask module.
+        from embedtornado._pure import wsmask
+
+        globals()[name] = wsmask.websocket_mask
+        return wsmask.websocket_mask
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
