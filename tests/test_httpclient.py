@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 import socket
 import ssl
 import subprocess
@@ -1195,3 +1196,27 @@ def test_network_interface_must_be_an_ip_address(client_impl):
                                        "network_interface, got 'not-interface-or-ip'")
             client.close()
     run(go)
+
+
+@pytest.mark.parametrize("payload", [huge_length, garbage])
+def test_refused_response_is_an_http_client_error_as_in_tornado(client_impl, payload, caplog):
+    # Tornado logs a malformed or over-limit response and fails the fetch with
+    # HTTPStreamClosedError (599); handlers catching HTTPClientError must
+    # catch ours too (which stays an HTTPInputError as well).
+    async def go():
+        async with RawServer(hostile(payload)) as srv:
+            client, mod = new_client(client_impl, max_body_size=1 << 20)
+            with pytest.raises(mod.HTTPClientError) as info:
+                await client.fetch(srv.url(), request_timeout=10)
+            assert info.value.code == 599
+            client.close()
+            return type(info.value)
+
+    with caplog.at_level(logging.INFO):
+        error_type = run(go)
+    if client_impl == "embedtornado":
+        from embedtornado.httputil import HTTPInputError
+        from embedtornado.simple_httpclient import HTTPStreamClosedError as Closed
+
+        assert issubclass(error_type, Closed) and issubclass(error_type, HTTPInputError)
+    assert any("Malformed HTTP message" in r.getMessage() for r in caplog.records)

@@ -97,6 +97,16 @@ class HTTPStreamClosedError(HTTPClientError):
         return self.message or "Stream closed"
 
 
+class _MalformedResponseError(HTTPStreamClosedError, HTTPInputError):
+    """A response the parser refused, or over a limit: a closed stream (599).
+
+    Tornado's client logs such a response and fails the fetch with
+    `HTTPStreamClosedError`, so handlers written for Tornado (``except
+    HTTPClientError``/``HTTPError``) catch it here too; it is also an
+    `.HTTPInputError`, with the parser's reason as its message.
+    """
+
+
 class _Idle:
     __slots__ = ("since", "stream")
 
@@ -292,6 +302,11 @@ class _HTTPConnection:
         self._run_callback(response)
 
     def _error_response(self, e: BaseException) -> HTTPResponse:
+        if isinstance(e, HTTPInputError) and not isinstance(e, HTTPClientError):
+            # Logged as Tornado logs a malformed message (at INFO, no traceback).
+            gen_log.info("Malformed HTTP message from %s: %s",
+                         urllib.parse.urlsplit(self.request.url).netloc, e)
+            e = _MalformedResponseError(str(e))
         if isinstance(e, StreamClosedError):
             e = e.real_error if e.real_error is not None else HTTPStreamClosedError(
                 "Stream closed")
