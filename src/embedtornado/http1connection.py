@@ -1,9 +1,21 @@
 """HTTP/1.x connections: Tornado's ``tornado.http1connection`` names.
 
-The server side lives in the compiled protocol (``embedtornado._speedups.httpproto``
-or its twin): :class:`HTTP1ServerConnection` is the protocol of one TCP
-connection and :class:`HTTP1Connection` is what a request sees as
-``request.connection``::
+:class:`HTTP1Connection` and :class:`HTTP1ServerConnection` drive HTTP/1.x
+over an `.IOStream`, as Tornado's do, for code that builds HTTP on streams
+of its own (custom ``TCPServer`` subclasses, proxies, tests)::
+
+    conn = HTTP1Connection(stream, True)        # the client side
+    conn.write_headers(RequestStartLine("GET", "/", "HTTP/1.1"),
+                       HTTPHeaders({"Host": "example.com"}))
+    conn.finish()
+    await conn.read_response(delegate)
+
+    HTTP1ServerConnection(stream).start_serving(server_delegate)  # a server
+
+Our `.HTTPServer` does not use them: it runs the compiled protocol
+(``embedtornado._speedups.httpproto`` or its twin), whose request side is
+what a request sees as ``request.connection``;
+``isinstance(request.connection, HTTP1Connection)`` is true for it too::
 
     def handle(request):
         conn = request.connection
@@ -36,8 +48,7 @@ if TYPE_CHECKING:
 else:
     httpproto = _accel.load("httpproto")
 
-HTTP1Connection = httpproto.HTTP1Connection
-HTTP1ServerConnection = httpproto.HTTP1ServerProtocol
+from embedtornado._http1stream import HTTP1Connection, HTTP1ServerConnection  # noqa: E402
 
 __all__ = [
     "HTTP1Connection",
