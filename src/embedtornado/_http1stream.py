@@ -507,6 +507,10 @@ class HTTP1Connection(httputil.HTTPConnection, metaclass=_CompatMeta):
         while True:
             ev = p.next_event()
             if ev == END:
+                # Pipelined bytes go back to the stream, as Tornado leaves them
+                # there: a stream holding unread bytes does not read ahead (and
+                # so does not see the peer's EOF) while the response is written.
+                _unread(self.stream, p.take_buffer())
                 return
             if ev == DATA:
                 data = p.data
@@ -533,15 +537,15 @@ class HTTP1Connection(httputil.HTTPConnection, metaclass=_CompatMeta):
             code = start_line.code
             if not 100 <= code < 200:
                 break
+            # As Tornado, the delegate sees each informational head too.
+            await _await_delegate(_call_delegate(delegate.headers_received, start_line, headers))
+            if self.stream is None:
+                raise iostream.StreamClosedError()
             if "Content-Length" in headers or "Transfer-Encoding" in headers:
                 raise HTTPInputError("Response code %d cannot have body" % code)
             if num_1xx >= _MAX_1XX_RESPONSES:
                 raise HTTPInputError("Too many 1xx responses")
             num_1xx += 1
-            # As Tornado, the delegate sees each informational head too.
-            await _await_delegate(_call_delegate(delegate.headers_received, start_line, headers))
-            if self.stream is None:
-                raise iostream.StreamClosedError()
         self._response_start_line = start_line
         return start_line, headers, num_1xx
 
