@@ -12,10 +12,12 @@ import subprocess
 import sys
 import textwrap
 import time
+from typing import Any
 
 import pytest
 from rawhttp import ServerHarness, read_response, simple_handler
 
+from embedtornado import netutil
 from embedtornado.httputil import HTTPHeaders, ResponseStartLine
 
 GET = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -592,3 +594,92 @@ def test_dict_ssl_options_checked_when_the_server_is_made(package, tmp_path):
     cert.write_text("not used")
     with pytest.raises(ValueError, match="keyfile .* does not exist"):
         httpserver.HTTPServer(app, ssl_options={"certfile": str(cert), "keyfile": missing})
+
+
+# --- the reason logged for a rejected request is Tornado's text (log filters match it) ---------
+
+BOTH_REJECT = [
+    ("request-line", b"asdf\r\n\r\n"),
+    ("method-comma", b"FOO,BAR /echo HTTP/1.1\r\nHost: a\r\n\r\n"),
+    ("version-2", b"GET / HTTP/2.0\r\nHost: a\r\n\r\n"),
+    ("no-colon", b"GET / HTTP/1.0\r\nasdf\r\n\r\n"),
+    ("name-space", b"GET / HTTP/1.1\r\nHost: a\r\nX : y\r\n\r\n"),
+    ("name-empty", b"GET / HTTP/1.1\r\nHost: a\r\n: y\r\n\r\n"),
+    ("folding", b"GET / HTTP/1.1\r\nHost: a\r\n x: y\r\n\r\n"),
+    ("value-nul", b"GET / HTTP/1.1\r\nHost: a\r\nX:  a\x00b \r\n\r\n"),
+    ("value-del", b"GET / HTTP/1.1\r\nHost: a\r\nX: \x7f\r\n\r\n"),
+    ("no-host", b"GET / HTTP/1.1\r\n\r\n"),
+    ("host-space", b"GET / HTTP/1.0\r\nHost: foo bar\r\n\r\n"),
+    ("two-hosts", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+    ("cl-alpha", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: foo\r\n\r\n"),
+    ("cl-plus", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +10\r\n\r\n0123456789"),
+    ("cl-underscore", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1_0\r\n\r\n0123456789"),
+    ("cl-same-alpha", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: x, x\r\n\r\n"),
+    ("cl-unequal", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\nhello"),
+    ("cl-nbsp", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5,\xa05\r\n\r\nhello"),
+    ("cl-two-lines", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                     b"Content-Length: 6\r\n\r\nhello"),
+    ("cl-too-long", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000\r\n\r\n"),
+    ("cl-huge", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n"),
+    ("te-and-cl", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                  b"Content-Length: 2\r\n\r\n"),
+    ("te-two-lines", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                     b"Transfer-encoding: chunked\r\n\r\n"),
+    ("te-list", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+    ("te-chunked-twice", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"),
+    ("te-identity", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n"),
+    ("chunk-size", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+    ("chunk-size-lf", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\nok\r\n"),
+    ("chunk-end", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXY"),
+    ("chunked-too-large", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          b"7d1\r\n"),
+]
+
+
+@pytest.fixture(scope="module")
+def log_pair():
+    import tornado.httpserver
+
+    def theirs(request: Any) -> None:  # never reached: every case is rejected
+        request.connection.finish()
+
+    with ServerHarness(simple_handler(), max_body_size=1000) as h:
+        async def start() -> Any:
+            socks = netutil.bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
+            server = tornado.httpserver.HTTPServer(theirs, max_body_size=1000)
+            server.add_sockets(socks)
+            return server, socks[0].getsockname()[1]
+
+        server, port = h.run(start())
+        try:
+            yield h, port
+        finally:
+            server.stop()
+            h.run(server.close_all_connections())
+
+
+@pytest.mark.parametrize("data", [c[1] for c in BOTH_REJECT], ids=[c[0] for c in BOTH_REJECT])
+def test_rejection_reason_logged_as_tornado(log_pair, data, caplog, monkeypatch):
+    from embedtornado import httpserver
+    limiter = httpserver.httpproto._malformed_log  # start with this minute's burst unused
+    monkeypatch.setattr(limiter, "_window", 0.0)
+    h, tornado_port = log_pair
+
+    async def exchange_tornado() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", tornado_port)
+        writer.write(data)
+        try:
+            return await reader.read()
+        finally:
+            writer.close()
+
+    def reasons(logger: str) -> list[str]:
+        return [r.getMessage().split(": ", 1)[1] for r in caplog.records
+                if r.name == logger and r.getMessage().startswith("Malformed HTTP message from")]
+
+    with caplog.at_level(logging.INFO):
+        ours = h.run(h.exchange(data))
+        theirs = h.run(exchange_tornado())
+    assert ours.startswith(b"HTTP/1.1 4") or ours.startswith(b"HTTP/1.1 5"), ours
+    assert theirs.startswith(b"HTTP/1.1 400 "), theirs
+    assert reasons("embedtornado.general") == reasons("tornado.general") != []

@@ -43,6 +43,65 @@ DEFAULT_MAX_HEADER_COUNT = 100
 DEFAULT_MAX_CHUNK_LINE = 1024
 
 
+# --- reasons logged as "Malformed HTTP message from <ip>: <reason>" ---
+#
+# Where embedtornado rejects a request that Tornado 6.6.1 also rejects, the
+# reason is Tornado's text, so log filters written for Tornado (fail2ban and
+# the like) keep matching. Inputs that only embedtornado rejects (bare LF, a
+# Transfer-Encoding in HTTP/1.0, limits Tornado lacks) keep reasons of their own.
+
+MALFORMED_REQUEST_LINE = "Malformed HTTP request line"
+NO_COLON = "no colon in header line"
+FOLDED_HEADER = "header line cannot start with whitespace, folding not supported"
+MISSING_HOST = "Missing Host header"
+TE_AND_CL = "Message with both Transfer-Encoding and Content-Length"
+CONTENT_LENGTH_TOO_LONG = "Content-Length too long"
+CHUNKED_TOO_LARGE = "chunked body too large"
+INVALID_CHUNK_SIZE = "invalid chunk size"
+CHUNK_NOT_TERMINATED = "improperly terminated chunk"
+
+
+def unexpected_version(version: str) -> str:
+    """Reason for an HTTP version other than 1.0 and 1.1 (answered with 505)."""
+    return "Unexpected HTTP version %r" % version
+
+
+def invalid_header_name(name: str) -> str:
+    """Reason for a field name that is not a token (*name* as decoded, latin-1)."""
+    return "Invalid header name %r" % name
+
+
+def invalid_header_value(value: str) -> str:
+    """Reason for a field value with a forbidden byte (*value* without surrounding SP/HTAB)."""
+    return "Invalid header value %r" % value
+
+
+def bad_host(hosts: list[str]) -> str:
+    """Reason for the Host field lines *hosts* (more than one, or one that is invalid)."""
+    if len(hosts) > 1:
+        return "Multiple host headers not allowed: %r" % ",".join(hosts)
+    return "Invalid Host header: %r" % hosts[0]
+
+
+def unsupported_transfer_encoding(values: list[str]) -> str:
+    """Reason for Transfer-Encoding field lines other than one exact ``chunked``."""
+    return "Unsupported Transfer-Encoding %s" % ",".join(values)
+
+
+def bad_content_length(values: list[str]) -> str:
+    """Reason for rejected Content-Length field lines *values*.
+
+    As Tornado reads them: the lines joined with commas, split at each comma
+    and the SP/HTAB after it; pieces that differ are "unequal", otherwise the
+    (one) value is not an integer.
+    """
+    joined = ",".join(values)
+    pieces = [piece.lstrip(" \t") for piece in joined.split(",")]
+    if any(piece != pieces[0] for piece in pieces):
+        return "Multiple unequal Content-Lengths: %r" % joined
+    return "Only integer Content-Length is allowed: %s" % pieces[0]
+
+
 class HTTPInputError(Exception):
     """The peer sent a malformed or over-limit HTTP message.
 

@@ -59,6 +59,7 @@ cdef class RequestParser:
     cdef int _parse_head_at(self, Py_ssize_t pos, Py_ssize_t end, bint framed) except -1
     cdef int _set_max_body(self, object v) except -1
     cdef int _field_error(self, const unsigned char* b, Py_ssize_t p, Py_ssize_t le) except -1
+    cdef int _value_error(self, const unsigned char* b, Py_ssize_t v) except -1
     cdef int _check_trailer_field(self, const unsigned char* b, Py_ssize_t p,
                                   Py_ssize_t le) except -1
     cdef int _apply_te(self, str te) except -1

@@ -72,12 +72,27 @@ from embedtornado._httpdefs import (
     END,
     HEAD,
     NEED_DATA,
+    CHUNK_NOT_TERMINATED,
+    CHUNKED_TOO_LARGE,
+    CONTENT_LENGTH_TOO_LONG,
+    FOLDED_HEADER,
+    INVALID_CHUNK_SIZE,
+    MALFORMED_REQUEST_LINE,
+    MISSING_HOST,
+    NO_COLON,
+    TE_AND_CL,
     HTTPInputError,
     HTTPVersionNotSupported,
     PayloadTooLarge,
     RequestHeaderFieldsTooLarge,
     RequestURITooLong,
     TransferCodingNotImplemented,
+    bad_content_length,
+    bad_host,
+    invalid_header_name,
+    invalid_header_value,
+    unexpected_version,
+    unsupported_transfer_encoding,
 )
 
 __all__ = [
@@ -1019,7 +1034,7 @@ cdef class RequestParser:
         if p == pos or b[p] != 32:
             if not framed:
                 return 0
-            raise self._fail(HTTPInputError, "malformed request line")
+            raise self._fail(HTTPInputError, MALFORMED_REQUEST_LINE)
         p += 1
         q = p
         while CLS[b[p]] & C_TARGET:
@@ -1028,7 +1043,7 @@ cdef class RequestParser:
         if p == q or b[p] != 32:
             if not framed:
                 return 0
-            raise self._fail(HTTPInputError, "malformed request line")
+            raise self._fail(HTTPInputError, MALFORMED_REQUEST_LINE)
         v0 = p + 1
         if not (n - v0 >= 10 and b[v0] == 72 and b[v0 + 1] == 84 and b[v0 + 2] == 84
                 and b[v0 + 3] == 80 and b[v0 + 4] == 47 and CLS[b[v0 + 5]] & C_DIGIT
@@ -1036,11 +1051,12 @@ cdef class RequestParser:
                 and b[v0 + 8] == 13 and b[v0 + 9] == 10):
             if not framed:
                 return 0
-            raise self._fail(HTTPInputError, "malformed request line")
+            raise self._fail(HTTPInputError, MALFORMED_REQUEST_LINE)
         if b[v0 + 5] != 49 or (b[v0 + 7] != 49 and b[v0 + 7] != 48):
             if not framed:
                 return 0
-            raise self._fail(HTTPVersionNotSupported, "unsupported HTTP version")
+            raise self._fail(HTTPVersionNotSupported, unexpected_version(
+                PyUnicode_DecodeLatin1(<const char*>b + v0, 8, NULL)))
         http11 = b[v0 + 7] == 49
         if framed:
             # header lines = CRs in the head (the request line's included)
@@ -1089,7 +1105,7 @@ cdef class RequestParser:
             if b[ve] != 13 or b[ve + 1] != 10:
                 if not framed:
                     return 0
-                raise self._fail(HTTPInputError, "invalid character in header value")
+                self._value_error(b, v)
             le = ve
             while ve > v and (b[ve - 1] == 32 or b[ve - 1] == 9):
                 ve -= 1
@@ -1115,20 +1131,20 @@ cdef class RequestParser:
         # --- what the fields mean (the twin's _apply_head, same order)
         if specials[SP_HOST] == NULL:
             if http11:
-                raise self._fail(HTTPInputError, "missing Host header")
-        elif PyList_GET_SIZE(<list><object>specials[SP_HOST]) > 1:
-            raise self._fail(HTTPInputError, "multiple Host headers")
-        elif not _host_ok(<str><object>PyList_GET_ITEM(<list><object>specials[SP_HOST], 0)):
-            raise self._fail(HTTPInputError, "invalid Host header")
+                raise self._fail(HTTPInputError, MISSING_HOST)
+        elif (PyList_GET_SIZE(<list><object>specials[SP_HOST]) > 1
+              or not _host_ok(<str><object>PyList_GET_ITEM(<list><object>specials[SP_HOST], 0))):
+            raise self._fail(HTTPInputError, bad_host(<list><object>specials[SP_HOST]))
 
         chunked = False
         if specials[SP_TE] != NULL:
             if not http11:
                 raise self._fail(HTTPInputError, "Transfer-Encoding in an HTTP/1.0 request")
-            if PyList_GET_SIZE(<list><object>specials[SP_TE]) > 1:
-                raise self._fail(HTTPInputError, "multiple Transfer-Encoding headers")
             if specials[SP_CL] != NULL:
-                raise self._fail(HTTPInputError, "both Transfer-Encoding and Content-Length")
+                raise self._fail(HTTPInputError, TE_AND_CL)
+            if PyList_GET_SIZE(<list><object>specials[SP_TE]) > 1:
+                raise self._fail(HTTPInputError,
+                                 unsupported_transfer_encoding(<list><object>specials[SP_TE]))
             self._apply_te(<str><object>PyList_GET_ITEM(<list><object>specials[SP_TE], 0))
             chunked = True
 
@@ -1177,23 +1193,35 @@ cdef class RequestParser:
             le = <const unsigned char*>memchr(b + p, 13, <size_t>(self._len - p)) - b
         colon = <const unsigned char*>memchr(b + p, 58, <size_t>(le - p))
         if b[p] == 32 or b[p] == 9:
-            raise self._fail(HTTPInputError, "obsolete line folding in header")
-        if colon == NULL or colon == b + p:
-            raise self._fail(HTTPInputError, "malformed header line")
-        raise self._fail(HTTPInputError, "invalid header name")
+            raise self._fail(HTTPInputError, FOLDED_HEADER)
+        if colon == NULL:
+            raise self._fail(HTTPInputError, NO_COLON)
+        raise self._fail(HTTPInputError, invalid_header_name(
+            PyUnicode_DecodeLatin1(<const char*>b + p, colon - (b + p), NULL)))
+
+    cdef int _value_error(self, const unsigned char* b, Py_ssize_t v) except -1:
+        """Raise the twin's error for the field value starting at *v* (CR-terminated)."""
+        cdef Py_ssize_t ve = <const unsigned char*>memchr(b + v, 13, <size_t>(self._len - v)) - b
+        while v < ve and (b[v] == 32 or b[v] == 9):
+            v += 1
+        while ve > v and (b[ve - 1] == 32 or b[ve - 1] == 9):
+            ve -= 1
+        raise self._fail(HTTPInputError, invalid_header_value(
+            PyUnicode_DecodeLatin1(<const char*>b + v, ve - v, NULL)))
 
     cdef int _check_trailer_field(self, const unsigned char* b, Py_ssize_t p,
                                   Py_ssize_t le) except -1:
         """The twin's ``_parse_field`` on the trailer line b[p:le] (no CR or LF in it)."""
-        cdef Py_ssize_t q = p
+        cdef Py_ssize_t q = p, v
         while q < le and CLS[b[q]] & C_TCHAR:
             q += 1
         if q == p or q == le or b[q] != 58:
             self._field_error(b, p, le)
         q += 1
+        v = q
         while q < le:
             if not CLS[b[q]] & C_VALUE:
-                raise self._fail(HTTPInputError, "invalid character in header value")
+                self._value_error(b, v)  # the line is followed by its CRLF
             q += 1
         return 0
 
@@ -1212,10 +1240,10 @@ cdef class RequestParser:
             while z > a and (s[z - 1] == 32 or s[z - 1] == 9):
                 z -= 1
             if a == z:
-                raise self._fail(HTTPInputError, "malformed Transfer-Encoding")
+                raise self._fail(HTTPInputError, unsupported_transfer_encoding([te]))
             for k in range(a, z):
                 if not CLS[s[k]] & C_TCHAR:
-                    raise self._fail(HTTPInputError, "malformed Transfer-Encoding")
+                    raise self._fail(HTTPInputError, unsupported_transfer_encoding([te]))
             ncodings += 1
             last_chunked = z - a == 7 and _ieq(s + a, "chunked", 7)
             nchunked += last_chunked
@@ -1223,9 +1251,9 @@ cdef class RequestParser:
                 break
             i = j + 1
         if nchunked > 1 or (nchunked == 1 and not last_chunked):
-            raise self._fail(HTTPInputError, "chunked must be the final transfer coding, once")
+            raise self._fail(HTTPInputError, unsupported_transfer_encoding([te]))
         if ncodings != 1 or nchunked != 1:
-            raise self._fail(TransferCodingNotImplemented, "unsupported transfer coding")
+            raise self._fail(TransferCodingNotImplemented, unsupported_transfer_encoding([te]))
         return 0
 
     cdef long long _apply_cl(self, list cl) except -2:
@@ -1247,21 +1275,21 @@ cdef class RequestParser:
                 while z > a and (s[z - 1] == 32 or s[z - 1] == 9):
                     z -= 1
                 if a == z:
-                    raise self._fail(HTTPInputError, "malformed Content-Length")
+                    raise self._fail(HTTPInputError, bad_content_length(cl))
                 for k in range(a, z):
                     if not CLS[s[k]] & C_DIGIT:
-                        raise self._fail(HTTPInputError, "malformed Content-Length")
+                        raise self._fail(HTTPInputError, bad_content_length(cl))
                 while z - a > 1 and s[a] == 48:  # lstrip("0") or "0"
                     a += 1
                 if seen_n and (seen_n != z - a or memcmp(seen, s + a, <size_t>seen_n) != 0):
-                    raise self._fail(HTTPInputError, "conflicting Content-Length values")
+                    raise self._fail(HTTPInputError, bad_content_length(cl))
                 seen = s + a
                 seen_n = z - a
                 if j >= n:
                     break
                 i = j + 1
         if seen_n > 18:  # compared with max_body_size by the first _parse_body call
-            raise self._fail(PayloadTooLarge, "Content-Length too large")
+            raise self._fail(PayloadTooLarge, CONTENT_LENGTH_TOO_LONG)
         for k in range(seen_n):
             v = v * 10 + (seen[k] - 48)
         return <long long>v
@@ -1275,7 +1303,7 @@ cdef class RequestParser:
             # max_body_size between the two (HTTP1Connection.set_max_body_size).
             if self._remaining == <unsigned long long>self.content_length and (
                     self._mbs_neg or (self._mbs_hi == 0 and self._remaining > self._mbs)):
-                raise self._fail(PayloadTooLarge, "Content-Length too large")
+                raise self._fail(PayloadTooLarge, CONTENT_LENGTH_TOO_LONG)
             avail = self._len - self._pos
             if not avail:
                 return EV_NEED_DATA
@@ -1316,7 +1344,8 @@ cdef class RequestParser:
             return -1
         lf = p - b
         if lf == pos or b[lf - 1] != 13:
-            raise self._fail(HTTPInputError, "bare LF in chunked body")
+            raise self._fail(HTTPInputError,
+                             "bare LF in chunked body" if trailer else INVALID_CHUNK_SIZE)
         if lf - 1 - pos > limit:
             raise self._line_too_long(trailer)
         self._pos = lf + 1
@@ -1337,7 +1366,7 @@ cdef class RequestParser:
             if ll < 0:
                 return 0
             if not _chunk_line(self._buf + start, ll, &size):
-                raise self._fail(HTTPInputError, "malformed chunk size line")
+                raise self._fail(HTTPInputError, INVALID_CHUNK_SIZE)
             # the twin: body_total += size; body_total > max_body_size (128-bit here)
             sum_lo = self._body_total + size
             sum_hi = self._body_total_hi + (sum_lo < size)
@@ -1345,7 +1374,7 @@ cdef class RequestParser:
             self._body_total_hi = sum_hi
             if self._mbs_neg or sum_hi > self._mbs_hi or (
                     sum_hi == self._mbs_hi and sum_lo > self._mbs):
-                raise self._fail(PayloadTooLarge, "chunked body too large")
+                raise self._fail(PayloadTooLarge, CHUNKED_TOO_LARGE)
             if size:
                 self._remaining = size
                 self._state = S_CHUNK_DATA
@@ -1373,11 +1402,11 @@ cdef class RequestParser:
         if st == S_CHUNK_CRLF:
             avail = self._len - start
             if avail and self._buf[start] != 13:
-                raise self._fail(HTTPInputError, "missing CRLF after chunk data")
+                raise self._fail(HTTPInputError, CHUNK_NOT_TERMINATED)
             if avail < 2:
                 return 0
             if self._buf[start + 1] != 10:
-                raise self._fail(HTTPInputError, "missing CRLF after chunk data")
+                raise self._fail(HTTPInputError, CHUNK_NOT_TERMINATED)
             self._pos = start + 2
             self._state = S_CHUNK_SIZE
             return 1

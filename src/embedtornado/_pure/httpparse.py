@@ -51,12 +51,27 @@ from embedtornado._httpdefs import (
     END,
     HEAD,
     NEED_DATA,
+    CHUNK_NOT_TERMINATED,
+    CHUNKED_TOO_LARGE,
+    CONTENT_LENGTH_TOO_LONG,
+    FOLDED_HEADER,
+    INVALID_CHUNK_SIZE,
+    MALFORMED_REQUEST_LINE,
+    MISSING_HOST,
+    NO_COLON,
+    TE_AND_CL,
     HTTPInputError,
     HTTPVersionNotSupported,
     PayloadTooLarge,
     RequestHeaderFieldsTooLarge,
     RequestURITooLong,
     TransferCodingNotImplemented,
+    bad_content_length,
+    bad_host,
+    invalid_header_name,
+    invalid_header_value,
+    unexpected_version,
+    unsupported_transfer_encoding,
 )
 
 __all__ = [
@@ -340,17 +355,17 @@ class RequestParser:
             raise RequestURITooLong("request line too long")
         parts = line.split(b" ")
         if len(parts) != 3:
-            raise HTTPInputError("malformed request line")
+            raise HTTPInputError(MALFORMED_REQUEST_LINE)
         method, target, version = parts
         if _TOKEN.fullmatch(method) is None:
-            raise HTTPInputError("malformed request line")
+            raise HTTPInputError(MALFORMED_REQUEST_LINE)
         if _TARGET.fullmatch(target) is None:
-            raise HTTPInputError("malformed request line")
+            raise HTTPInputError(MALFORMED_REQUEST_LINE)
         m = _VERSION.fullmatch(version)
         if m is None:
-            raise HTTPInputError("malformed request line")
+            raise HTTPInputError(MALFORMED_REQUEST_LINE)
         if version != b"HTTP/1.1" and version != b"HTTP/1.0":
-            raise HTTPVersionNotSupported("unsupported HTTP version")
+            raise HTTPVersionNotSupported(unexpected_version(version.decode("latin-1")))
         http11 = version == b"HTTP/1.1"
         if len(lines) - 1 > self.max_header_count:
             raise RequestHeaderFieldsTooLarge("too many header fields")
@@ -369,18 +384,17 @@ class RequestParser:
     def _parse_field(raw: bytes) -> tuple[str, str]:
         """Validate one ``name: value`` line and return (normalised name, value)."""
         colon = raw.find(b":")
-        if colon <= 0:
-            if raw[:1] in (b" ", b"\t"):
-                raise HTTPInputError("obsolete line folding in header")
-            raise HTTPInputError("malformed header line")
         name = raw[:colon]
-        if _TOKEN.fullmatch(name) is None:
+        if colon <= 0 or _TOKEN.fullmatch(name) is None:
+            # Tornado's order: a leading SP/HTAB, then no colon, then the name.
             if raw[:1] in (b" ", b"\t"):
-                raise HTTPInputError("obsolete line folding in header")
-            raise HTTPInputError("invalid header name")
+                raise HTTPInputError(FOLDED_HEADER)
+            if colon < 0:
+                raise HTTPInputError(NO_COLON)
+            raise HTTPInputError(invalid_header_name(name.decode("latin-1")))
         value = raw[colon + 1 :].strip(_OWS)
         if _FIELD_VALUE.fullmatch(value) is None:
-            raise HTTPInputError("invalid character in header value")
+            raise HTTPInputError(invalid_header_value(value.decode("latin-1")))
         return normalize_header_name(name.decode("latin-1")), value.decode("latin-1")
 
     def _apply_head(self, method: str, target: str, version: str, http11: bool,
@@ -388,31 +402,29 @@ class RequestParser:
         hosts = headers.get("Host")
         if hosts is None:
             if http11:
-                raise HTTPInputError("missing Host header")
-        elif len(hosts) > 1:
-            raise HTTPInputError("multiple Host headers")
-        elif _HOST.fullmatch(hosts[0].encode("latin-1")) is None:
-            raise HTTPInputError("invalid Host header")
+                raise HTTPInputError(MISSING_HOST)
+        elif len(hosts) > 1 or _HOST.fullmatch(hosts[0].encode("latin-1")) is None:
+            raise HTTPInputError(bad_host(hosts))
 
         chunked = False
         te = headers.get("Transfer-Encoding")
         if te is not None:
             if not http11:
                 raise HTTPInputError("Transfer-Encoding in an HTTP/1.0 request")
-            if len(te) > 1:
-                raise HTTPInputError("multiple Transfer-Encoding headers")
             if "Content-Length" in headers:
-                raise HTTPInputError("both Transfer-Encoding and Content-Length")
+                raise HTTPInputError(TE_AND_CL)
+            if len(te) > 1:
+                raise HTTPInputError(unsupported_transfer_encoding(te))
             codings = _split_list(te[0].lower())
             for c in codings:
                 if not c or _TOKEN.fullmatch(c.encode("latin-1")) is None:
-                    raise HTTPInputError("malformed Transfer-Encoding")
+                    raise HTTPInputError(unsupported_transfer_encoding(te))
             if codings.count("chunked") > 1 or (
                 "chunked" in codings and codings[-1] != "chunked"
             ):
-                raise HTTPInputError("chunked must be the final transfer coding, once")
+                raise HTTPInputError(unsupported_transfer_encoding(te))
             if codings != ["chunked"]:
-                raise TransferCodingNotImplemented("unsupported transfer coding")
+                raise TransferCodingNotImplemented(unsupported_transfer_encoding(te))
             chunked = True
 
         content_length = 0
@@ -422,13 +434,13 @@ class RequestParser:
             for line in cl:
                 for e in _split_list(line):
                     if _DIGITS.fullmatch(e.encode("latin-1")) is None:
-                        raise HTTPInputError("malformed Content-Length")
+                        raise HTTPInputError(bad_content_length(cl))
                     e = e.lstrip("0") or "0"
                     if seen and e != seen:
-                        raise HTTPInputError("conflicting Content-Length values")
+                        raise HTTPInputError(bad_content_length(cl))
                     seen = e
             if len(seen) > 18:
-                raise PayloadTooLarge("Content-Length too large")
+                raise PayloadTooLarge(CONTENT_LENGTH_TOO_LONG)
             content_length = int(seen)
 
         tokens: list[str] = []
@@ -469,7 +481,7 @@ class RequestParser:
             # Checked here, not at HEAD, so the application can change
             # max_body_size between the two (HTTP1Connection.set_max_body_size).
             if self._remaining == self.content_length and self._remaining > self.max_body_size:
-                raise PayloadTooLarge("Content-Length too large")
+                raise PayloadTooLarge(CONTENT_LENGTH_TOO_LONG)
             avail = len(self._buf) - self._pos
             if not avail:
                 return NEED_DATA
@@ -490,7 +502,8 @@ class RequestParser:
             return self.next_event()
         return NEED_DATA
 
-    def _line(self, limit: int, too_long: HTTPInputError) -> bytes | None:
+    def _line(self, limit: int, too_long: HTTPInputError,
+              bare_lf: HTTPInputError) -> bytes | None:
         """The next CRLF-terminated line (without CRLF, at most *limit* bytes), or None."""
         buf = self._buf
         lf = buf.find(b"\n", self._pos, self._pos + limit + 2)
@@ -499,7 +512,7 @@ class RequestParser:
                 raise too_long
             return None
         if lf == self._pos or buf[lf - 1] != 0x0D:
-            raise HTTPInputError("bare LF in chunked body")
+            raise bare_lf
         if lf - 1 - self._pos > limit:
             raise too_long
         line = bytes(buf[self._pos : lf - 1])
@@ -510,16 +523,17 @@ class RequestParser:
         """Advance the chunked decoder by one step; False when it needs more bytes."""
         state = self._state
         if state == _S_CHUNK_SIZE:
-            line = self._line(self.max_chunk_line, HTTPInputError("chunk size line too long"))
+            line = self._line(self.max_chunk_line, HTTPInputError("chunk size line too long"),
+                              HTTPInputError(INVALID_CHUNK_SIZE))
             if line is None:
                 return False
             m = _CHUNK_LINE.fullmatch(line)
             if m is None:
-                raise HTTPInputError("malformed chunk size line")
+                raise HTTPInputError(INVALID_CHUNK_SIZE)
             size = int(m.group(1), 16)
             self._body_total += size
             if self._body_total > self.max_body_size:
-                raise PayloadTooLarge("chunked body too large")
+                raise PayloadTooLarge(CHUNKED_TOO_LARGE)
             if size:
                 self._remaining = size
                 self._state = _S_CHUNK_DATA
@@ -541,11 +555,11 @@ class RequestParser:
         if state == _S_CHUNK_CRLF:
             avail = len(self._buf) - self._pos
             if avail and self._buf[self._pos] != 0x0D:
-                raise HTTPInputError("missing CRLF after chunk data")
+                raise HTTPInputError(CHUNK_NOT_TERMINATED)
             if avail < 2:
                 return False
             if self._buf[self._pos + 1] != 0x0A:
-                raise HTTPInputError("missing CRLF after chunk data")
+                raise HTTPInputError(CHUNK_NOT_TERMINATED)
             self._pos += 2
             self._state = _S_CHUNK_SIZE
             return True
@@ -553,6 +567,7 @@ class RequestParser:
         line = self._line(
             self.max_header_size - self._trailer_bytes - 2,
             RequestHeaderFieldsTooLarge("trailer section too large"),
+            HTTPInputError("bare LF in chunked body"),
         )
         if line is None:
             return False
