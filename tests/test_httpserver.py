@@ -304,6 +304,36 @@ def test_decompress_trailing_garbage_is_400():
     assert data.startswith(b"HTTP/1.1 400 ")
 
 
+def test_decompress_concatenated_members():
+    # RFC 1952 section 2.2: a gzip stream may be several members; all are decoded (Tornado 6.6).
+    gz = gzip.compress(b"foo=") + gzip.compress(b"") + gzip.compress(b"bar")
+    with ServerHarness(simple_handler(lambda r: r.body), decompress_request=True,
+                       chunk_size=7) as h:
+        for data in (gz, b""):
+            resp = h.run(h.request(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Encoding: gzip\r\n"
+                                   b"Content-Length: %d\r\n\r\n" % len(data) + data))
+            assert resp.code == 200 and resp.body == (b"foo=bar" if data else b"")
+
+
+@pytest.mark.parametrize("data", [
+    gzip.compress(b"foo=bar") + b"\0",
+    gzip.compress(b"foo=bar")[:-1],
+    gzip.compress(b"foo=bar")[:5],
+    b"\x1f",
+    b"not gzip",
+], ids=["trailing-nul", "truncated", "header-only", "one-byte", "not-gzip"])
+def test_decompress_invalid_is_400_logged_as_tornado(data, caplog, monkeypatch):
+    from embedtornado import httpserver
+    monkeypatch.setattr(httpserver.httpproto._malformed_log, "_window", 0.0)
+    with caplog.at_level(logging.INFO, logger="embedtornado.general"):
+        with ServerHarness(simple_handler(), decompress_request=True) as h:
+            out = h.run(h.exchange(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Encoding: gzip\r\n"
+                                   b"Content-Length: %d\r\n\r\n" % len(data) + data))
+    assert out.startswith(b"HTTP/1.1 400 ")
+    assert any(r.getMessage().startswith("Malformed HTTP message from 127.0.0.1: invalid gzip data: ")
+               for r in caplog.records), caplog.records
+
+
 @pytest.mark.parametrize("data, status", [
     (b"GET / HTTP/1.1\r\nHost: a\r\nX : y\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\n\r\n", 400),
