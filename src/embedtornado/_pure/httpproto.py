@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 else:
     httpparse = _accel.load("httpparse")
 
-__all__ = ["HTTP1ServerProtocol", "HTTP1Connection"]
+__all__ = ["HTTP1ServerProtocol", "HTTP1Connection", "reset_log_limits"]
 
 app_log = logging.getLogger("embedtornado.application")
 gen_log = logging.getLogger("embedtornado.general")
@@ -145,8 +145,25 @@ class _RateLimitedLog:
             self._dropped += 1
 
 
+    def reset(self) -> None:
+        """Start a new period now, forgetting what was logged or dropped."""
+        self._window = 0.0
+        self._count = 0
+        self._dropped = 0
+
+
 _malformed_log = _RateLimitedLog(gen_log, logging.INFO)
 _timeout_log = _RateLimitedLog(gen_log, logging.INFO)
+
+
+def reset_log_limits() -> None:
+    """Give the rate-limited logs (malformed requests, timeouts) a fresh burst.
+
+    `embedtornado.testing` calls this before each test and on entering
+    `ExpectLog`, so an expected line is never suppressed by earlier tests.
+    """
+    _malformed_log.reset()
+    _timeout_log.reset()
 
 
 #: Encoded status lines by (code, reason): a server sends few distinct ones.
