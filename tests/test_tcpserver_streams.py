@@ -105,6 +105,7 @@ def test_handle_stream_exception_is_logged(impl, caplog):
     run(go)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors and errors[0].name == f"{impl}.application"
+    assert errors[0].getMessage().startswith("Exception in callback ")  # Tornado's text
     assert "handler failed" in str(errors[0].exc_info[1])
 
 

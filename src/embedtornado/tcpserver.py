@@ -360,7 +360,8 @@ class TCPServer:
                 stream.close()
                 if isinstance(exc, StreamClosedError):
                     return  # the client went away mid-conversation
-                app_log.error("Exception in handle_stream", exc_info=exc)
+                # Tornado's text: its IOLoop logs the failed future's callback.
+                app_log.error("Exception in callback %r", self.handle_stream, exc_info=exc)
 
             future.add_done_callback(check)
         return stream
