@@ -426,6 +426,28 @@ def test_body_timeout_total():
     assert out.startswith(b"HTTP/1.1 408 ")
 
 
+def test_set_body_timeout_shorter_than_the_armed_timer():
+    # The handler shortens the body timeout after the head (Tornado's BodyLimitsTest
+    # test_timeout): it must apply now, not when the server's 3600 s timer fires.
+    from embedtornado import web
+
+    @web.stream_request_body
+    class Streaming(web.RequestHandler):
+        def prepare(self):
+            self.request.connection.set_body_timeout(0.1)
+
+        def data_received(self, data):
+            pass
+
+        def put(self):
+            self.write("done")
+
+    app = web.Application([("/", Streaming)])
+    with ServerHarness(app, body_timeout=3600, idle_connection_timeout=3600) as h:
+        out = h.run(h.exchange(b"PUT / HTTP/1.0\r\nContent-Length: 42\r\n\r\n"), timeout=5)
+    assert out.startswith(b"HTTP/1.1 408 ")
+
+
 def test_async_callback_and_long_request_does_not_block_others():
     from embedtornado.ioloop import IOLoop
 

@@ -453,7 +453,17 @@ class HTTP1Connection:
 
     def set_body_timeout(self, timeout: float) -> None:
         """Limit the time allowed to read this request's whole body."""
-        self._proto._body_timeout = timeout
+        proto = self._proto
+        proto._body_timeout = timeout
+        # The timer is re-armed lazily, when it fires; a deadline that moves
+        # earlier than where it is set must re-arm it now.
+        timer = proto._timer
+        if timer is not None:
+            d = proto._deadline()
+            if d and d < timer.when():
+                timer.cancel()
+                proto._timer = None
+                proto._arm_timer()
 
     def set_max_body_size(self, max_body_size: int) -> None:
         """Change the body size limit for this request (call before the body is read)."""
