@@ -154,6 +154,22 @@ def test_head_response_has_no_body():
     assert head2.startswith(b"HTTP/1.1 200 OK")
 
 
+@pytest.mark.parametrize("value", ["+10", "1_0", "foo", " 10", "\uff11\uff10", "-1", ""])
+def test_write_headers_rejects_non_integer_content_length(value, caplog):
+    # As Tornado's InvalidOutputContentLengthTest: int() would take "+10" and "1_0";
+    # write_headers raises ValueError (logged as uncaught) and nothing is sent.
+    def cb(request):
+        request.connection.write_headers(ResponseStartLine("HTTP/1.1", 200, "OK"),
+                                         HTTPHeaders({"Content-Length": value}))
+
+    with caplog.at_level(logging.ERROR, logger="embedtornado.application"):
+        with ServerHarness(cb) as h:
+            out = h.run(h.exchange(GET))
+    assert out == b""
+    assert any(r.getMessage().startswith("Uncaught exception") and r.exc_info
+               and isinstance(r.exc_info[1], ValueError) for r in caplog.records)
+
+
 def test_writing_more_than_content_length_raises():
     errors = []
 

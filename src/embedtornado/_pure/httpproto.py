@@ -166,6 +166,13 @@ def reset_log_limits() -> None:
     _timeout_log.reset()
 
 
+def _content_length(value: str) -> int:
+    """An outgoing Content-Length: ASCII digits only, as Tornado (``int`` takes ``+10``, ``1_0``)."""
+    if not (value.isdigit() and value.isascii()):
+        raise ValueError("Content-Length must be a non-negative integer, not %r" % value)
+    return int(value)
+
+
 #: Encoded status lines by (code, reason): a server sends few distinct ones.
 _status_lines: dict[tuple[int, str], bytes] = {}
 _MAX_STATUS_LINES = 256
@@ -297,9 +304,9 @@ class HTTP1Connection:
         elif has_length:
             values = as_list.get("Content-Length") if as_list is not None else None
             if values is not None and len(values) == 1:
-                self._expected_content_remaining = int(values[0])
+                self._expected_content_remaining = _content_length(values[0])
             else:
-                self._expected_content_remaining = int(headers["Content-Length"])
+                self._expected_content_remaining = _content_length(headers["Content-Length"])
         else:
             self._expected_content_remaining = None
             if not self._chunking_output:
