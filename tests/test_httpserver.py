@@ -170,6 +170,19 @@ def test_write_headers_rejects_non_integer_content_length(value, caplog):
                and isinstance(r.exc_info[1], ValueError) for r in caplog.records)
 
 
+def test_legacy_raw_write_without_write_headers():
+    # Tornado's LegacyInterfaceTest: the first write() may carry the encoded head itself.
+    def cb(request):
+        conn = request.connection
+        conn.write(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n")
+        conn.write(b"Hello world")
+        conn.finish()
+
+    with ServerHarness(cb) as h:
+        out = h.run(h.exchange(GET + GET))  # closed after the first answer (framing unknown)
+    assert out == b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nHello world"
+
+
 def test_writing_more_than_content_length_raises():
     errors = []
 

@@ -368,9 +368,22 @@ class HTTP1Connection:
         return self._proto._send(status + block.encode("latin-1") + tail)
 
     def write(self, chunk: bytes) -> asyncio.Future:
-        """Send a piece of the body (chunk-encoded when the response is chunked)."""
+        """Send a piece of the body (chunk-encoded when the response is chunked).
+
+        As in Tornado, a response may instead (deprecated) skip `write_headers`
+        and pass its own encoded status line and headers to the first
+        ``write``; everything written is then sent as it is.
+
+        .. note:: embedtornado differs from Tornado 6.6.1: such a connection
+           is closed after `finish`, since the framing of what was written
+           is not known here.
+        """
         if not self._write_started:
-            raise HTTPOutputError("write called before write_headers")
+            if self._write_finished:
+                raise HTTPOutputError("write called after finish")
+            self._write_started = True
+            self._disconnect_on_finish = True
+            return self._proto._send(chunk)
         if self._write_finished:
             raise HTTPOutputError("write called after finish")
         return self._proto._send(self._format_chunk(chunk))
