@@ -63,29 +63,29 @@ CHUNK_NOT_TERMINATED = "improperly terminated chunk"
 
 def unexpected_version(version: str) -> str:
     """Reason for an HTTP version other than 1.0 and 1.1 (answered with 505)."""
-    return "Unexpected HTTP version %r" % version
+    return f"Unexpected HTTP version {version!r}"
 
 
 def invalid_header_name(name: str) -> str:
     """Reason for a field name that is not a token (*name* as decoded, latin-1)."""
-    return "Invalid header name %r" % name
+    return f"Invalid header name {name!r}"
 
 
 def invalid_header_value(value: str) -> str:
     """Reason for a field value with a forbidden byte (*value* without surrounding SP/HTAB)."""
-    return "Invalid header value %r" % value
+    return f"Invalid header value {value!r}"
 
 
 def bad_host(hosts: list[str]) -> str:
     """Reason for the Host field lines *hosts* (more than one, or one that is invalid)."""
     if len(hosts) > 1:
-        return "Multiple host headers not allowed: %r" % ",".join(hosts)
-    return "Invalid Host header: %r" % hosts[0]
+        return f"Multiple host headers not allowed: {','.join(hosts)!r}"
+    return f"Invalid Host header: {hosts[0]!r}"
 
 
 def unsupported_transfer_encoding(values: list[str]) -> str:
     """Reason for Transfer-Encoding field lines other than one exact ``chunked``."""
-    return "Unsupported Transfer-Encoding %s" % ",".join(values)
+    return "Unsupported Transfer-Encoding " + ",".join(values)
 
 
 def bad_content_length(values: list[str]) -> str:
@@ -98,8 +98,8 @@ def bad_content_length(values: list[str]) -> str:
     joined = ",".join(values)
     pieces = [piece.lstrip(" \t") for piece in joined.split(",")]
     if any(piece != pieces[0] for piece in pieces):
-        return "Multiple unequal Content-Lengths: %r" % joined
-    return "Only integer Content-Length is allowed: %s" % pieces[0]
+        return f"Multiple unequal Content-Lengths: {joined!r}"
+    return "Only integer Content-Length is allowed: " + pieces[0]
 
 
 class HTTPInputError(Exception):

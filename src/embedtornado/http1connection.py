@@ -139,7 +139,7 @@ class _GzipMessageDelegate(HTTPMessageDelegate):
             try:
                 out = d.decompress(compressed, self._chunk_size)
             except zlib.error as e:
-                raise HTTPInputError("invalid gzip data: %s" % e) from None
+                raise HTTPInputError(f"invalid gzip data: {e}") from None
             if out:
                 self._count(out)
                 r = self._delegate.data_received(out)
@@ -161,7 +161,7 @@ class _GzipMessageDelegate(HTTPMessageDelegate):
                 # closes in the handler phase, which does not tell a delegate.
                 # So it hears of the close here, once (as in Tornado).
                 self._delegate.on_connection_close()
-                raise HTTPInputError("invalid gzip data: %s" % e) from None
+                raise HTTPInputError(f"invalid gzip data: {e}") from None
         return self._delegate.finish()
 
     def on_connection_close(self) -> None:

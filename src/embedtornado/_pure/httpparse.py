@@ -42,6 +42,9 @@ from __future__ import annotations
 import re
 
 from embedtornado._httpdefs import (
+    CHUNK_NOT_TERMINATED,
+    CHUNKED_TOO_LARGE,
+    CONTENT_LENGTH_TOO_LONG,
     DATA,
     DEFAULT_MAX_BODY_SIZE,
     DEFAULT_MAX_CHUNK_LINE,
@@ -49,15 +52,12 @@ from embedtornado._httpdefs import (
     DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_MAX_REQUEST_LINE,
     END,
-    HEAD,
-    NEED_DATA,
-    CHUNK_NOT_TERMINATED,
-    CHUNKED_TOO_LARGE,
-    CONTENT_LENGTH_TOO_LONG,
     FOLDED_HEADER,
+    HEAD,
     INVALID_CHUNK_SIZE,
     MALFORMED_REQUEST_LINE,
     MISSING_HOST,
+    NEED_DATA,
     NO_COLON,
     TE_AND_CL,
     HTTPInputError,

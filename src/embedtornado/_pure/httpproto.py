@@ -169,7 +169,7 @@ def reset_log_limits() -> None:
 def _content_length(value: str) -> int:
     """An outgoing Content-Length: ASCII digits only, as Tornado (``int`` takes ``+10``, ``1_0``)."""
     if not (value.isdigit() and value.isascii()):
-        raise ValueError("Content-Length must be a non-negative integer, not %r" % value)
+        raise ValueError(f"Content-Length must be a non-negative integer, not {value!r}")
     return int(value)
 
 
