@@ -304,7 +304,12 @@ class HTTP1Connection:
         elif has_length:
             values = as_list.get("Content-Length") if as_list is not None else None
             if values is not None and len(values) == 1:
-                self._expected_content_remaining = _content_length(values[0])
+                value = values[0]
+                # (the common case inline: _content_length's check, without the call)
+                if type(value) is str and value.isdigit() and value.isascii():
+                    self._expected_content_remaining = int(value)
+                else:
+                    self._expected_content_remaining = _content_length(value)
             else:
                 self._expected_content_remaining = _content_length(headers["Content-Length"])
         else:
