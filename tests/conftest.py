@@ -26,3 +26,10 @@ def load_impl(kind: str, name: str):
 def httpparse(request):
     """The request parser module, compiled and pure."""
     return load_impl(request.param, "httpparse")
+
+
+@pytest.fixture(params=["default", "asyncio"])
+def loop_kind(request) -> str:
+    """Run a test on embedtornado's default loop and on asyncio's SelectorEventLoop
+    (the WebSocket tests' ``wstools.new_loop`` makes either)."""
+    return request.param  # type: ignore[no-any-return]

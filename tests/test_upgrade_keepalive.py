@@ -9,14 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
-from test_websocket import Harness, echo_handlers, frame
-
-
-@pytest.fixture(params=["default", "asyncio"])
-def loop_kind(request) -> str:
-    return request.param  # type: ignore[no-any-return]
+from wstools import Harness, echo_handlers, frame
 
 
 def _handshake_then_echo(h: Harness, tornado: bool) -> tuple[bytes, tuple[int, bytes]]:
