@@ -13,9 +13,9 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-import socket
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,9 +24,12 @@ import tornado.web
 import tornado.wsgi
 
 import embedtornado
-from embedtornado import netutil, web, wsgi
+from embedtornado import web, wsgi
 from embedtornado.routing import PathMatches, Rule, RuleRouter
 from rawhttp import Response, ServerHarness, read_response
+
+sys.path.insert(0, str(Path(__file__).parent / "web"))
+from webtools import DualServer  # noqa: E402
 
 #: What the application saw, per path: filled by the app, read by the tests.
 SEEN: dict[str, list[Any]] = {}
@@ -140,48 +143,6 @@ def application(environ: dict[str, Any], start_response: Any) -> Any:
         return [b"no reason phrase"]
     start_response("404 Not Found", [])
     return [b"unknown"]
-
-
-class DualServer(ServerHarness):
-    """Our HTTPServer and Tornado's on the same loop, each given its own callback."""
-
-    def __init__(self, ours: Any, theirs: Any) -> None:
-        super().__init__(ours)
-        self.theirs = theirs
-        self.tornado_server: Any = None
-        self.tornado_port = 0
-
-    def __enter__(self) -> DualServer:
-        super().__enter__()
-
-        async def start() -> None:
-            socks = netutil.bind_sockets(0, "127.0.0.1", family=socket.AF_INET)
-            self.tornado_port = socks[0].getsockname()[1]
-            self.tornado_server = tornado.httpserver.HTTPServer(self.theirs)
-            self.tornado_server.add_sockets(socks)
-
-        self.run(start())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        async def stop() -> None:
-            self.tornado_server.stop()
-            await self.tornado_server.close_all_connections()
-
-        try:
-            self.run(stop())
-        finally:
-            super().__exit__(*exc)
-
-    async def request_tornado(self, data: bytes, method: str = "GET") -> Response:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.tornado_port)
-        self._writers.append(writer)
-        writer.write(data)
-        return await read_response(reader, method)
-
-    def both(self, data: bytes) -> tuple[Response, Response]:
-        method = data.split(b" ", 1)[0].decode()
-        return self.run(self.request(data, method)), self.run(self.request_tornado(data, method))
 
 
 def mount(kind: str, container: Any, web_module: Any) -> Any:

@@ -50,19 +50,20 @@ def make_app(web: Any, handlers: list, **settings: Any) -> Any:
     return web.Application(handlers, **settings)
 
 
-class DualHarness(ServerHarness):
-    """A ServerHarness (embedtornado) plus a Tornado 6.6.1 server in the same loop."""
+class DualServer(ServerHarness):
+    """A ServerHarness (embedtornado) plus a Tornado 6.6.1 server in the same loop.
 
-    def __init__(self, handlers_fn: HandlersFn, server_kwargs: dict | None = None,
-                 **settings: Any) -> None:
-        super().__init__(make_app(embedtornado.web, handlers_fn(embedtornado.web), **settings),
-                         **(server_kwargs or {}))
-        self.tornado_app = make_app(tornado.web, handlers_fn(tornado.web), **settings)
+    Each server gets its own request callback (an Application, a WSGIContainer, ...).
+    """
+
+    def __init__(self, ours: Any, theirs: Any, server_kwargs: dict | None = None) -> None:
+        super().__init__(ours, **(server_kwargs or {}))
+        self.tornado_app = theirs
         self.tornado_server: Any = None
         self.tornado_port = 0
         self.server_kwargs_t = server_kwargs or {}
 
-    def __enter__(self) -> DualHarness:
+    def __enter__(self) -> DualServer:
         super().__enter__()
 
         async def start() -> None:
@@ -101,6 +102,21 @@ class DualHarness(ServerHarness):
         writer.write(data)
         return await reader.read()
 
+
+    def both(self, data: bytes) -> tuple[Response, Response]:
+        """Send ``data`` to our server and to Tornado's; return (ours, theirs)."""
+        method = data.split(b" ", 1)[0].decode()
+        return self.run(self.request(data, method)), self.run(self.request_tornado(data, method))
+
+
+class DualHarness(DualServer):
+    """`DualServer` with the same handlers in an Application on each side."""
+
+    def __init__(self, handlers_fn: HandlersFn, server_kwargs: dict | None = None,
+                 **settings: Any) -> None:
+        super().__init__(make_app(embedtornado.web, handlers_fn(embedtornado.web), **settings),
+                         make_app(tornado.web, handlers_fn(tornado.web), **settings),
+                         server_kwargs)
 
 IGNORED = ("date", "server")
 
